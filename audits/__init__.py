@@ -1,0 +1,1 @@
+"""QA audits: scorecards, sampling, scoring, automatic protocol checks, calibration. Pure: no I/O."""

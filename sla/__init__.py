@@ -1,0 +1,1 @@
+"""SLA engine: policies as data, business-hours calendars, clocks with pauses. Pure: polars in, polars out."""

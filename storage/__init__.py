@@ -1,0 +1,1 @@
+"""Storage edge: SQLAlchemy engine, tables, Alembic migrations, batched upserts, reads into polars."""
