@@ -36,6 +36,10 @@ class Batch:
     interactions: pl.DataFrame
     events: pl.DataFrame = field(default_factory=pl.DataFrame)
     rejections: list[Rejection] = field(default_factory=list)
+    # Replication key value covered by this batch; stored in the same transaction as its rows.
+    bookmark: str | None = None
+    # (path, sha256) of the file this batch came from, remembered so an unchanged file is not re-read.
+    file_fingerprint: tuple[str, str] | None = None
 
     @property
     def record_count(self) -> int:

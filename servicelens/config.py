@@ -37,7 +37,9 @@ class DatabaseSettings(StrictModel):
 
 class MetricsSettings(StrictModel):
     fcr_window_days: int = Field(
-        default=7, ge=0, description="a new interaction from the same customer within this many days breaks FCR"
+        default=7,
+        ge=0,
+        description="a new interaction from the same customer within this many days breaks FCR",
     )
     quantile_interpolation: str = Field(default="linear", pattern="^(linear|nearest|lower|higher|midpoint)$")
 
@@ -52,7 +54,7 @@ class ServicelensConfig(StrictModel):
     database: DatabaseSettings = DatabaseSettings()
     metrics: MetricsSettings = MetricsSettings()
     demo: DemoSettings = DemoSettings()
-    connectors: list[ConnectorConfig] = []
+    connectors: list[ConnectorConfig] = Field(default_factory=list)
     sla: SlaConfig = SlaConfig()
     audits: AuditsConfig = AuditsConfig()
 
@@ -103,7 +105,9 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
-def parse_config(data: Any, source: str = "<config>", environ: Mapping[str, str] | None = None) -> ServicelensConfig:
+def parse_config(
+    data: Any, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> ServicelensConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -116,10 +120,14 @@ def parse_config(data: Any, source: str = "<config>", environ: Mapping[str, str]
         raise ConfigError(source, errors) from None
 
 
-def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> ServicelensConfig:
+def load_config(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> ServicelensConfig:
     """Load the config: the given path, else ``$SERVICELENS_CONFIG``, else ./servicelens.yaml, else defaults."""
     env = os.environ if environ is None else environ
-    chosen = Path(path) if path else (Path(env["SERVICELENS_CONFIG"]) if env.get("SERVICELENS_CONFIG") else None)
+    chosen = (
+        Path(path) if path else (Path(env["SERVICELENS_CONFIG"]) if env.get("SERVICELENS_CONFIG") else None)
+    )
     if chosen is None:
         chosen = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else EXAMPLE_CONFIG_PATH
     if not chosen.exists():

@@ -30,7 +30,9 @@ def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
         if _flag("SERVICELENS_REQUIRE_FIXTURES"):
             pytest.fail(f"{SHARED_FIXTURES} is missing but SERVICELENS_REQUIRE_FIXTURES=1")
-        pytest.skip(f"real helpdesk exports not found at {SHARED_FIXTURES} (only present beside a CI checkout)")
+        pytest.skip(
+            f"real helpdesk exports not found at {SHARED_FIXTURES} (only present beside a CI checkout)"
+        )
     return SHARED_FIXTURES
 
 

@@ -1,0 +1,301 @@
+"""Row validation: coerce mapped records to the canonical schema; every failing row goes to quarantine.
+
+Each rule names a field and a reason, so a user can find and repair the row. A row with several problems
+gets one quarantine record per problem. Rows that pass are returned in INTERACTION_SCHEMA / EVENT_SCHEMA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch, Rejection
+from servicelens.model import (
+    EVENT_SCHEMA,
+    INTERACTION_SCHEMA,
+    UTC_DATETIME,
+    Channel,
+    EventType,
+    Priority,
+    Status,
+)
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "record_kind": pl.String(),
+    "file": pl.String(),
+    "row": pl.Int64(),
+    "field": pl.String(),
+    "reason": pl.String(),
+    "raw": pl.String(),
+}
+
+_TZ_SUFFIX = r"(?:[+-]\d{2}:?\d{2})$"
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
+_SCORE_RANGES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+
+@dataclass
+class ValidatedBatch:
+    interactions: pl.DataFrame  # INTERACTION_SCHEMA
+    events: pl.DataFrame  # EVENT_SCHEMA
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
+    read: int  # interaction records read (rows + unmappable records)
+
+    @property
+    def quarantined_rows(self) -> int:
+        """Distinct interaction rows quarantined (a row with two problems counts once)."""
+        q = self.quarantine.filter(pl.col("record_kind").is_in(["interaction", "record"]))
+        return q.select(pl.struct("file", "row").n_unique()).item() if q.height else 0
+
+
+def _timestamp(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(parsed UTC value, is-unparseable, is-timezone-less) for a timestamp column of any input dtype."""
+    dtype = raw.schema.get(name)
+    col = pl.col(name)
+    if dtype is None or dtype == pl.Null:
+        nothing = pl.lit(None, dtype=UTC_DATETIME)
+        return nothing, pl.lit(False), pl.lit(False)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return pl.lit(None, dtype=UTC_DATETIME), pl.lit(False), col.is_not_null()
+        return col.dt.convert_time_zone("UTC").cast(UTC_DATETIME), pl.lit(False), pl.lit(False)
+    text = col.cast(pl.String).str.strip_chars()
+    text = pl.when(text == "").then(None).otherwise(text)
+    norm = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ ]", "${1}T").str.replace(r"(?i)Z$", "+00:00")
+    has_tz = norm.str.contains(_TZ_SUFFIX)
+    parsed = norm.str.to_datetime(_TS_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+    naive = text.is_not_null() & ~has_tz & norm.str.contains(r"^\d{4}-\d{2}-\d{2}")
+    bad = text.is_not_null() & parsed.is_null() & ~naive
+    return parsed, bad, naive
+
+
+def _integer(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+    """(value as Int64, is-not-an-integer)."""
+    if name not in raw.schema or raw.schema[name] == pl.Null:
+        return pl.lit(None, dtype=pl.Int64), pl.lit(False)
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    text = pl.when(text == "").then(None).otherwise(text)
+    as_float = text.cast(pl.Float64, strict=False)
+    value = as_float.cast(pl.Int64, strict=False)
+    bad = text.is_not_null() & (as_float.is_null() | (as_float != as_float.round(0)))
+    return value, bad
+
+
+def _text(name: str, raw: pl.DataFrame) -> pl.Expr:
+    if name not in raw.schema or raw.schema[name] == pl.Null:
+        return pl.lit(None, dtype=pl.String)
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _tags(raw: pl.DataFrame) -> pl.Expr:
+    dtype = raw.schema.get("tags")
+    if dtype is None or dtype == pl.Null:
+        return pl.lit([], dtype=pl.List(pl.String))
+    if isinstance(dtype, pl.List):
+        return pl.col("tags").cast(pl.List(pl.String)).fill_null([])
+    split = pl.col("tags").cast(pl.String).fill_null("").str.replace_all(",", "|").str.split("|")
+    return split.list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+
+
+def _raw_json(raw: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    keep = [c for c in columns if c in raw.columns]
+    return pl.struct(
+        [
+            pl.col(c).cast(pl.List(pl.String))
+            if isinstance(raw.schema[c], pl.List)
+            else pl.col(c).cast(pl.String)
+            for c in keep
+        ]
+    ).struct.json_encode()
+
+
+def _collect_problems(frame: pl.DataFrame, checks: list[tuple[str, pl.Expr, str]], kind: str) -> pl.DataFrame:
+    parts = [
+        frame.filter(cond).select(
+            pl.lit(kind).alias("record_kind"),
+            pl.col(SOURCE_FILE).alias("file"),
+            pl.col(SOURCE_ROW).cast(pl.Int64).alias("row"),
+            pl.lit(field).alias("field"),
+            reason.alias("reason") if isinstance(reason, pl.Expr) else pl.lit(reason).alias("reason"),
+            pl.col("_raw").alias("raw"),
+        )
+        for field, cond, reason in checks
+    ]
+    parts = [p for p in parts if p.height]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+
+def _ensure_provenance(frame: pl.DataFrame, default_file: str) -> pl.DataFrame:
+    extra = []
+    if SOURCE_FILE not in frame.columns:
+        extra.append(pl.lit(default_file).alias(SOURCE_FILE))
+    if SOURCE_ROW not in frame.columns:
+        extra.append(pl.int_range(1, pl.len() + 1).alias(SOURCE_ROW))
+    return frame.with_columns(extra) if extra else frame
+
+
+def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Valid rows in INTERACTION_SCHEMA, and quarantine records for the rest."""
+    if raw.is_empty():
+        return pl.DataFrame(schema=INTERACTION_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    raw = _ensure_provenance(raw, "<batch>")
+    raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    values: dict[str, pl.Expr] = {}
+    checks: list[tuple[str, pl.Expr, str]] = []
+
+    src = _text("source", raw).fill_null(pl.lit(source))
+    ext = _text("external_id", raw)
+    values["source"], values["external_id"] = src, ext
+    values["interaction_id"] = pl.concat_str([src, pl.lit(":"), ext])
+    checks.append(("external_id", ext.is_null(), "missing external id"))
+    given_id = _text("interaction_id", raw)
+    checks.append(
+        (
+            "interaction_id",
+            given_id.is_not_null() & ext.is_not_null() & (given_id != pl.concat_str([src, pl.lit(":"), ext])),
+            "interaction_id must be source:external_id",
+        )
+    )
+
+    ts_names = ["created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"]
+    for name in ts_names:
+        parsed, bad, naive = _timestamp(name, raw)
+        values[name] = parsed
+        checks.append((name, bad, "not a timestamp (expected ISO 8601 with a UTC offset)"))
+        checks.append((name, naive, "timestamp has no time zone (add Z or an offset such as +01:00)"))
+    checks.append(
+        (
+            "created_at",
+            values["created_at"].is_null() & _text("created_at", raw).is_null(),
+            "missing created_at",
+        )
+    )
+    # Without an explicit updated_at, the latest known timestamp stands for the version of the row.
+    values["updated_at"] = pl.coalesce(
+        values["updated_at"], pl.max_horizontal([values[n] for n in ts_names[:4]])
+    )
+    for name, label in (
+        ("first_response_at", "first response"),
+        ("resolved_at", "resolved"),
+        ("closed_at", "closed"),
+    ):
+        checks.append((name, values[name] < values["created_at"], f"{label} before created"))
+
+    for name, enum, default in (("channel", Channel, "other"), ("priority", Priority, "normal")):
+        text = _text(name, raw).str.to_lowercase()
+        allowed = [e.value for e in enum]
+        values[name] = text.fill_null(pl.lit(default))
+        checks.append(
+            (
+                name,
+                text.is_not_null() & ~text.is_in(allowed),
+                f"unknown {name} (allowed: {', '.join(allowed)})",
+            )
+        )
+    status = _text("status", raw).str.to_lowercase()
+    values["status"] = status
+    statuses = [s.value for s in Status]
+    checks.append(
+        (
+            "status",
+            status.is_not_null() & ~status.is_in(statuses),
+            f"unknown status (allowed: {', '.join(statuses)})",
+        )
+    )
+
+    reopens, bad_reopens = _integer("reopens", raw)
+    values["reopens"] = reopens.fill_null(0)
+    checks.append(("reopens", bad_reopens | (reopens < 0), "reopens must be a whole number >= 0"))
+    for name, (low, high) in _SCORE_RANGES.items():
+        value, bad = _integer(name, raw)
+        values[name] = value
+        checks.append(
+            (name, bad | (value < low) | (value > high), f"{name} must be a whole number {low}-{high}")
+        )
+
+    for name in ("location", "team", "agent", "customer", "subject"):
+        values[name] = _text(name, raw)
+    values["tags"] = _tags(raw)
+
+    frame = raw.with_columns(_raw=_raw_json(raw, raw_cols)).with_columns(
+        **{f"__{k}": v for k, v in values.items()}
+    )
+    checks = [(f, c.fill_null(False), r) for f, c, r in checks]
+    frame = frame.with_columns(**{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)})
+    problems = _collect_problems(
+        frame, [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)], "interaction"
+    )
+    any_bad = pl.any_horizontal([pl.col(f"__bad_{i}") for i in range(len(checks))])
+    valid = frame.filter(~any_bad).select(
+        [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in INTERACTION_SCHEMA.items()]
+    )
+    return valid, problems
+
+
+def validate_events(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Valid events in EVENT_SCHEMA, and quarantine records for the rest."""
+    if raw.is_empty():
+        return pl.DataFrame(schema=EVENT_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    raw = _ensure_provenance(raw, "<batch>")
+    raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    at, bad_at, naive_at = _timestamp("at", raw)
+    kind = _text("type", raw).str.to_lowercase()
+    status = _text("status", raw).str.to_lowercase()
+    iid = _text("interaction_id", raw)
+    types = [t.value for t in EventType]
+    statuses = [s.value for s in Status]
+    checks: list[tuple[str, pl.Expr, str]] = [
+        ("interaction_id", iid.is_null(), "missing interaction_id"),
+        ("at", bad_at, "not a timestamp (expected ISO 8601 with a UTC offset)"),
+        ("at", naive_at, "timestamp has no time zone (add Z or an offset such as +01:00)"),
+        ("at", at.is_null() & ~bad_at & ~naive_at, "missing at"),
+        ("type", ~kind.is_in(types) | kind.is_null(), f"unknown event type (allowed: {', '.join(types)})"),
+        (
+            "status",
+            (kind == "status_change") & (status.is_null() | ~status.is_in(statuses)),
+            f"status_change needs a status (allowed: {', '.join(statuses)})",
+        ),
+    ]
+    frame = raw.with_columns(_raw=_raw_json(raw, raw_cols)).with_columns(
+        __interaction_id=iid,
+        __at=at,
+        __type=kind,
+        __status=status,
+        __author=_text("author", raw),
+        __body=pl.col("body").cast(pl.String) if "body" in raw.columns else pl.lit(None, dtype=pl.String),
+    )
+    checks = [(f, c.fill_null(False), r) for f, c, r in checks]
+    frame = frame.with_columns(**{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)})
+    problems = _collect_problems(
+        frame, [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)], "event"
+    )
+    any_bad = pl.any_horizontal([pl.col(f"__bad_{i}") for i in range(len(checks))])
+    valid = frame.filter(~any_bad).select(
+        [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in EVENT_SCHEMA.items()]
+    )
+    # Keep provenance so events of unknown interactions can be quarantined at load time.
+    valid = valid.with_columns(frame.filter(~any_bad).select(SOURCE_FILE, SOURCE_ROW, "_raw"))
+    return valid, problems
+
+
+def rejections_frame(rejections: list[Rejection]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "record_kind": ["record"] * len(rejections),
+            "file": [r.file for r in rejections],
+            "row": [r.row for r in rejections],
+            "field": [r.field for r in rejections],
+            "reason": [r.reason for r in rejections],
+            "raw": [r.raw for r in rejections],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+
+
+def validate_batch(batch: Batch) -> ValidatedBatch:
+    interactions, bad_interactions = validate_interactions(batch.interactions, batch.source)
+    events, bad_events = validate_events(batch.events, batch.source)
+    quarantine = pl.concat([bad_interactions, bad_events, rejections_frame(batch.rejections)])
+    return ValidatedBatch(interactions, events, quarantine, read=batch.record_count)

@@ -1,0 +1,118 @@
+"""The ``servicelens`` command line. Each command is a thin edge over the library functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from servicelens.config import ConfigError, ServicelensConfig, load_config
+
+app = typer.Typer(
+    help="servicelens: service-quality audits and SLA monitoring across locations and teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $SERVICELENS_CONFIG, ./servicelens.yaml, else the shipped example).",
+    ),
+]
+
+
+def _config(path: Path | None) -> ServicelensConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _engine(config: ServicelensConfig):  # type: ignore[no-untyped-def]
+    from storage.db import make_engine, upgrade
+
+    engine = make_engine(config.database.resolved_url())
+    upgrade(engine)
+    return engine
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the config file; print every error with its path and exit non-zero if there are any."""
+    cfg = _config(config)
+    typer.echo(f"config OK: {len(cfg.connectors)} connector(s)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create the database or migrate it to the latest schema (safe to run repeatedly)."""
+    cfg = _config(config)
+    _engine(cfg)
+    typer.echo(f"database ready: {_redacted(cfg.database.resolved_url())}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path | None, typer.Argument(help="A generic-format file or folder to load.")] = None,
+    source: Annotated[str, typer.Option(help="Source name for rows without a `source` column.")] = "generic",
+    config: ConfigOption = None,
+) -> None:
+    """Load files in the generic import format (interactions.* and events.*, as csv, ndjson or parquet).
+
+    Prints read / inserted / updated / unchanged / quarantined counts. Running it again over the same files
+    changes nothing. Invalid rows go to the quarantine with file, row, field and reason; valid rows still load.
+    """
+    from connectors.files import UnreadableFileError
+    from connectors.generic import read_batches
+    from connectors.run import run_batches
+
+    cfg = _config(config)
+    if path is None:
+        typer.echo("give a PATH to load", err=True)
+        raise typer.Exit(2)
+    try:
+        batches = read_batches(path, source)
+    except UnreadableFileError as exc:
+        typer.echo(f"error: {exc}\nnothing was loaded.", err=True)
+        raise typer.Exit(1) from None
+    engine = _engine(cfg)
+    report = run_batches(engine, f"ingest:{source}", batches)
+    typer.echo(report.summary())
+    if report.counts.quarantined:
+        typer.echo("see the quarantine: servicelens quarantine")
+
+
+@app.command("quarantine")
+def quarantine_list(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the rejected rows to this CSV file.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show the quarantined rows (file, row, field, reason), or write them to a CSV file."""
+    from storage.runs import read_quarantine
+
+    frame = read_quarantine(_engine(_config(config)), source)
+    if out is not None:
+        frame.write_csv(out)
+        typer.echo(f"{frame.height} quarantined record(s) written to {out}")
+        return
+    if frame.is_empty():
+        typer.echo("the quarantine is empty")
+        return
+    for rec in frame.iter_rows(named=True):
+        where = f"{rec['file']} row {rec['row']}" if rec["row"] is not None else rec["file"]
+        typer.echo(f"{where}: {rec['field'] or '-'}: {rec['reason']}")

@@ -1,0 +1,295 @@
+"""Batched writes and fast reads of the core tables.
+
+Writes go through the DBAPI in batches (``executemany``) with SQL that both SQLite and PostgreSQL accept
+(``INSERT .. ON CONFLICT``). Reads come back as polars frames in the canonical schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from servicelens.model import EVENT_SCHEMA, INTERACTION_SCHEMA
+from storage import tables
+
+INTERACTION_COLUMNS = list(INTERACTION_SCHEMA)
+EVENT_COLUMNS = list(EVENT_SCHEMA)
+TIMESTAMP_COLUMNS = [c for c, t in INTERACTION_SCHEMA.items() if isinstance(t, pl.Datetime)]
+SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
+KEY_LOOKUP_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _placeholder(conn: sa.Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _hash_strings(values: pl.Series, digest_size: int) -> pl.Series:
+    return pl.Series(
+        [hashlib.blake2b(v.encode(), digest_size=digest_size).hexdigest() for v in values.to_list()],
+        dtype=pl.String,
+    )
+
+
+def content_hash(frame: pl.DataFrame, columns: Sequence[str], digest_size: int = 16) -> pl.Series:
+    """A stable fingerprint of each row (blake2b over a canonical text form, stable across versions)."""
+    parts = [
+        (
+            pl.col(c).list.join("\x1e") if isinstance(frame.schema[c], pl.List) else pl.col(c).cast(pl.String)
+        ).fill_null("\x00")
+        for c in columns
+    ]
+    text = pl.concat_str(parts, separator="\x1f").alias("text")
+    return _hash_strings(frame.select(text).to_series(), digest_size)
+
+
+def _to_db_frame(frame: pl.DataFrame, conn: sa.Connection) -> pl.DataFrame:
+    """Convert to values the DBAPI binds directly: timestamps as UTC text on SQLite, tags as JSON."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            exprs.append(
+                col.dt.convert_time_zone("UTC").dt.strftime(SQLITE_TS_FORMAT)
+                if conn.dialect.name == "sqlite"
+                else col
+            )
+        elif isinstance(dtype, pl.List):
+            # struct JSON is {"name":[...]}: keep only the array part, vectorised.
+            as_json = pl.struct(col.fill_null([])).struct.json_encode().str.slice(len(name) + 4)
+            exprs.append(as_json.str.head(-1).alias(name))
+        else:
+            exprs.append(col)
+    return frame.select(exprs)
+
+
+def _existing_versions(conn: sa.Connection, ids: Sequence[str]) -> pl.DataFrame:
+    t = tables.interactions
+    parts = []
+    for chunk in _chunks(ids, KEY_LOOKUP_CHUNK):
+        rows = conn.execute(
+            sa.select(t.c.interaction_id, t.c.updated_at, t.c.row_hash).where(t.c.interaction_id.in_(chunk))
+        ).all()
+        parts.append(
+            pl.DataFrame(
+                [(r[0], _as_utc(r[1]), r[2]) for r in rows],
+                schema={
+                    "interaction_id": pl.String,
+                    "old_updated_at": pl.Datetime("us", "UTC"),
+                    "old_hash": pl.String,
+                },
+                orient="row",
+            )
+        )
+    if not parts:
+        return pl.DataFrame(
+            schema={
+                "interaction_id": pl.String,
+                "old_updated_at": pl.Datetime("us", "UTC"),
+                "old_hash": pl.String,
+            }
+        )
+    return pl.concat(parts)
+
+
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def upsert_interactions(
+    conn: sa.Connection, frame: pl.DataFrame, now: datetime | None = None
+) -> UpsertCounts:
+    """Insert new interactions and update those whose incoming version is newer.
+
+    The winner between two versions of one interaction is the one with the later ``updated_at``; on equal
+    ``updated_at`` the larger content hash wins, so the result never depends on arrival order. Older data never
+    replaces newer data. ``frame`` must already be valid and in INTERACTION_SCHEMA.
+    """
+    if frame.is_empty():
+        return UpsertCounts()
+    frame = frame.select(INTERACTION_COLUMNS).with_columns(row_hash=content_hash(frame, INTERACTION_COLUMNS))
+    frame = frame.sort(["interaction_id", "updated_at", "row_hash"]).unique("interaction_id", keep="last")
+    existing = _existing_versions(conn, frame["interaction_id"].to_list())
+    joined = frame.join(existing, on="interaction_id", how="left")
+    is_new = pl.col("old_hash").is_null()
+    is_newer = (pl.col("updated_at") > pl.col("old_updated_at")) | (
+        (pl.col("updated_at") == pl.col("old_updated_at")) & (pl.col("row_hash") > pl.col("old_hash"))
+    )
+    joined = joined.with_columns(
+        action=pl.when(is_new)
+        .then(pl.lit("insert"))
+        .when(is_newer)
+        .then(pl.lit("update"))
+        .otherwise(pl.lit("keep"))
+    )
+    counts = joined["action"].value_counts()
+    by_action = dict(zip(counts["action"].to_list(), counts["count"].to_list(), strict=True))
+    to_write = joined.filter(pl.col("action") != "keep").select([*INTERACTION_COLUMNS, "row_hash"])
+    if to_write.height:
+        stamp = now or utcnow()
+        to_write = to_write.with_columns(ingested_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
+        _write_upsert(conn, _to_db_frame(to_write, conn))
+    return UpsertCounts(by_action.get("insert", 0), by_action.get("update", 0), by_action.get("keep", 0))
+
+
+def _write_upsert(conn: sa.Connection, frame: pl.DataFrame) -> None:
+    cols = frame.columns
+    ph = _placeholder(conn)
+    updates = ", ".join(
+        f"{c} = excluded.{c}" for c in cols if c not in ("interaction_id", "source", "external_id")
+    )
+    # The guard repeats the newer-wins rule inside the statement, so a concurrent writer cannot regress a row.
+    sql = (
+        f"INSERT INTO interactions ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "
+        f"ON CONFLICT (source, external_id) DO UPDATE SET {updates} "
+        "WHERE excluded.updated_at > interactions.updated_at OR "
+        "(excluded.updated_at = interactions.updated_at AND excluded.row_hash > interactions.row_hash)"
+    )
+    conn.exec_driver_sql(sql, list(frame.iter_rows()))
+
+
+def insert_events(conn: sa.Connection, frame: pl.DataFrame) -> int:
+    """Insert events not stored yet (identified by a hash of all their fields); returns how many were new."""
+    if frame.is_empty():
+        return 0
+    frame = frame.select(EVENT_COLUMNS)
+    frame = frame.with_columns(event_key=content_hash(frame, EVENT_COLUMNS, digest_size=20)).unique(
+        "event_key", keep="first", maintain_order=True
+    )
+    t = tables.interaction_events
+    keys = frame["event_key"].to_list()
+    known: set[str] = set()
+    for chunk in _chunks(keys, KEY_LOOKUP_CHUNK):
+        known.update(conn.execute(sa.select(t.c.event_key).where(t.c.event_key.in_(chunk))).scalars())
+    new = frame.filter(~pl.col("event_key").is_in(list(known)))
+    if new.height:
+        db = _to_db_frame(new, conn)
+        cols = db.columns
+        ph = _placeholder(conn)
+        conn.exec_driver_sql(
+            f"INSERT INTO interaction_events ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "
+            "ON CONFLICT (event_key) DO NOTHING",
+            list(db.iter_rows()),
+        )
+    return new.height
+
+
+def existing_interaction_ids(conn: sa.Connection, ids: Sequence[str]) -> set[str]:
+    t = tables.interactions
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(ids)), KEY_LOOKUP_CHUNK):
+        found.update(
+            conn.execute(sa.select(t.c.interaction_id).where(t.c.interaction_id.in_(chunk))).scalars()
+        )
+    return found
+
+
+def _read_frame(
+    conn: sa.Connection, sql: str, params: Sequence[Any], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    cursor = conn.exec_driver_sql(sql, tuple(params))
+    rows = cursor.fetchall()
+    raw_schema: dict[str, pl.DataType] = {}
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Datetime | pl.List):
+            raw_schema[name] = (
+                pl.String() if conn.dialect.name == "sqlite" or isinstance(dtype, pl.List) else dtype
+            )
+        else:
+            raw_schema[name] = dtype
+    frame = pl.DataFrame(rows, schema=raw_schema, orient="row", strict=False)
+    fixes = []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Datetime) and conn.dialect.name == "sqlite":
+            fixes.append(pl.col(name).str.to_datetime(SQLITE_TS_FORMAT, time_unit="us", time_zone="UTC"))
+        elif isinstance(dtype, pl.Datetime):
+            fixes.append(pl.col(name).dt.convert_time_zone("UTC"))
+        elif isinstance(dtype, pl.List):
+            fixes.append(pl.col(name).str.json_decode(dtype))
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def read_interactions(engine: sa.Engine | sa.Connection) -> pl.DataFrame:
+    """All interactions in the canonical schema."""
+    sql = f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM interactions"
+    with _connection(engine) as conn:
+        return _read_frame(conn, sql, (), INTERACTION_SCHEMA)
+
+
+def read_events(
+    engine: sa.Engine | sa.Connection, interaction_ids: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Events (all, or of the given interactions) in the canonical schema, ordered by interaction and time."""
+    base = f"SELECT {', '.join(EVENT_COLUMNS)} FROM interaction_events"
+    order = " ORDER BY interaction_id, at"
+    with _connection(engine) as conn:
+        if interaction_ids is None:
+            return _read_frame(conn, base + order, (), EVENT_SCHEMA)
+        ph = _placeholder(conn)
+        parts = [
+            _read_frame(
+                conn,
+                f"{base} WHERE interaction_id IN ({', '.join([ph] * len(chunk))}){order}",
+                chunk,
+                EVENT_SCHEMA,
+            )
+            for chunk in _chunks(list(interaction_ids), KEY_LOOKUP_CHUNK)
+        ]
+        return pl.concat(parts) if parts else pl.DataFrame(schema=EVENT_SCHEMA)
+
+
+class _connection:
+    """Use a given connection as is, or open one from an engine for the duration of a read."""
+
+    def __init__(self, bind: sa.Engine | sa.Connection):
+        self._bind = bind
+        self._owned: sa.Connection | None = None
+
+    def __enter__(self) -> sa.Connection:
+        if isinstance(self._bind, sa.Connection):
+            return self._bind
+        self._owned = self._bind.connect()
+        return self._owned
+
+    def __exit__(self, *exc: object) -> None:
+        if self._owned is not None:
+            self._owned.close()
+
+
+def last_ingest_at(engine: sa.Engine | sa.Connection) -> datetime | None:
+    t = tables.ingest_runs
+    with _connection(engine) as conn:
+        value = conn.execute(
+            sa.select(sa.func.max(t.c.finished_at)).where(t.c.status == "succeeded")
+        ).scalar()
+    return _as_utc(value)

@@ -1,0 +1,215 @@
+"""Ingest bookkeeping: run records, the quarantine, bookmarks and remembered files."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from storage import tables
+from storage.repo import _as_utc, _chunks
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    events_inserted: int = 0
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        return RunCounts(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (
+            self.read,
+            self.inserted,
+            self.updated,
+            self.unchanged,
+            self.quarantined,
+            self.events_inserted,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(
+            zip(
+                ("read", "inserted", "updated", "unchanged", "quarantined", "events_inserted"),
+                self.as_tuple(),
+                strict=True,
+            )
+        )
+
+
+def start_run(engine: sa.Engine, connector: str, now: datetime) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            tables.ingest_runs.insert().values(connector=connector, started_at=now, status="running")
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def finish_run(
+    engine: sa.Engine,
+    run_id: int,
+    status: str,
+    counts: RunCounts,
+    finished_at: datetime,
+    message: str | None = None,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            tables.ingest_runs.update()
+            .where(tables.ingest_runs.c.run_id == run_id)
+            .values(status=status, finished_at=finished_at, message=message, **counts.as_dict())
+        )
+
+
+def add_quarantine(
+    conn: sa.Connection, frame: pl.DataFrame, source: str, run_id: int | None, now: datetime
+) -> int:
+    """Store quarantine records; a record already stored (same source/file/row/field/reason/raw) is kept once."""
+    if frame.is_empty():
+        return 0
+    rows = []
+    seen: set[str] = set()
+    for rec in frame.iter_rows(named=True):
+        ident = "\x1f".join(str(rec[k]) for k in ("file", "row", "field", "reason", "raw"))
+        key = hashlib.blake2b(f"{source}\x1f{ident}".encode(), digest_size=20).hexdigest()
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "quarantine_key": key,
+                "run_id": run_id,
+                "source": source,
+                "record_kind": rec["record_kind"],
+                "file": rec["file"],
+                "row": rec["row"],
+                "field": rec["field"],
+                "reason": rec["reason"],
+                "raw": rec["raw"] or "",
+                "quarantined_at": now,
+            }
+        )
+    t = tables.quarantine
+    known: set[str] = set()
+    for chunk in _chunks([r["quarantine_key"] for r in rows], 2000):
+        known.update(
+            conn.execute(sa.select(t.c.quarantine_key).where(t.c.quarantine_key.in_(chunk))).scalars()
+        )
+    new = [r for r in rows if r["quarantine_key"] not in known]
+    if new:
+        conn.execute(t.insert(), new)
+    return len(new)
+
+
+def read_quarantine(engine: sa.Engine, source: str | None = None) -> pl.DataFrame:
+    t = tables.quarantine
+    query = sa.select(
+        t.c.source,
+        t.c.record_kind,
+        t.c.file,
+        t.c.row,
+        t.c.field,
+        t.c.reason,
+        t.c.raw,
+        t.c.quarantined_at,
+        t.c.run_id,
+    ).order_by(t.c.quarantined_at, t.c.file, t.c.row)
+    if source is not None:
+        query = query.where(t.c.source == source)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pl.DataFrame(
+        [(*r[:7], _as_utc(r[7]), r[8]) for r in rows],
+        schema={
+            "source": pl.String,
+            "record_kind": pl.String,
+            "file": pl.String,
+            "row": pl.Int64,
+            "field": pl.String,
+            "reason": pl.String,
+            "raw": pl.String,
+            "quarantined_at": pl.Datetime("us", "UTC"),
+            "run_id": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def read_runs(engine: sa.Engine, connector: str | None = None, limit: int = 500) -> pl.DataFrame:
+    t = tables.ingest_runs
+    query = sa.select(t).order_by(t.c.run_id.desc()).limit(limit)
+    if connector is not None:
+        query = query.where(t.c.connector == connector)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        row["started_at"] = _as_utc(row["started_at"])
+        row["finished_at"] = _as_utc(row["finished_at"])
+    schema: dict[str, Any] = {
+        "run_id": pl.Int64,
+        "connector": pl.String,
+        "started_at": pl.Datetime("us", "UTC"),
+        "finished_at": pl.Datetime("us", "UTC"),
+        "status": pl.String,
+        "read": pl.Int64,
+        "inserted": pl.Int64,
+        "updated": pl.Int64,
+        "unchanged": pl.Int64,
+        "quarantined": pl.Int64,
+        "events_inserted": pl.Int64,
+        "message": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def get_bookmark(conn: sa.Connection | sa.Engine, connector: str) -> str | None:
+    t = tables.bookmarks
+    query = sa.select(t.c.value).where(t.c.connector == connector)
+    if isinstance(conn, sa.Engine):
+        with conn.connect() as c:
+            return c.execute(query).scalar()
+    return conn.execute(query).scalar()
+
+
+def set_bookmark(conn: sa.Connection, connector: str, value: str, now: datetime) -> None:
+    """Set a bookmark inside the caller's transaction: it commits together with the rows it covers."""
+    t = tables.bookmarks
+    updated = conn.execute(t.update().where(t.c.connector == connector).values(value=value, updated_at=now))
+    if updated.rowcount == 0:
+        conn.execute(t.insert().values(connector=connector, value=value, updated_at=now))
+
+
+def file_already_ingested(conn: sa.Connection | sa.Engine, connector: str, path: str, sha256: str) -> bool:
+    t = tables.ingested_files
+    query = sa.select(sa.func.count()).where(
+        t.c.connector == connector, t.c.path == path, t.c.sha256 == sha256
+    )
+    if isinstance(conn, sa.Engine):
+        with conn.connect() as c:
+            return bool(c.execute(query).scalar())
+    return bool(conn.execute(query).scalar())
+
+
+def remember_file(
+    conn: sa.Connection, connector: str, path: str, sha256: str, rows: int, run_id: int, now: datetime
+) -> None:
+    conn.execute(
+        tables.ingested_files.insert().values(
+            connector=connector, path=path, sha256=sha256, rows=rows, run_id=run_id, ingested_at=now
+        )
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
