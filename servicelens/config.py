@@ -51,12 +51,12 @@ class DemoSettings(StrictModel):
 
 
 class ServicelensConfig(StrictModel):
-    database: DatabaseSettings = DatabaseSettings()
-    metrics: MetricsSettings = MetricsSettings()
-    demo: DemoSettings = DemoSettings()
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
     connectors: list[ConnectorConfig] = Field(default_factory=list)
-    sla: SlaConfig = SlaConfig()
-    audits: AuditsConfig = AuditsConfig()
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    audits: AuditsConfig = Field(default_factory=AuditsConfig)
 
 
 class ConfigError(Exception):
