@@ -116,3 +116,51 @@ def quarantine_list(
     for rec in frame.iter_rows(named=True):
         where = f"{rec['file']} row {rec['row']}" if rec["row"] is not None else rec["file"]
         typer.echo(f"{where}: {rec['field'] or '-'}: {rec['reason']}")
+
+
+@app.command()
+def demo(
+    interactions: Annotated[
+        int | None, typer.Option(help="How many interactions (default: demo.interactions).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: demo.seed).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the exports (default: demo.out_dir).")] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the database already has data.")
+    ] = False,
+    load: Annotated[bool, typer.Option(help="Load the written exports through the real import path.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Write a realistic demo organisation's helpdesk exports and load them through the import path.
+
+    The organisation has 12+ locations in several time zones, 15 teams, 150 agents, a year of history with
+    status changes, reopens, survey answers and transcripts, and planted inconsistencies (see the README).
+    """
+    import time
+
+    from connectors.generic import read_batches
+    from connectors.run import run_batches
+    from servicelens.demo.generate import generate_demo
+
+    cfg = _config(config)
+    engine = _engine(cfg) if (load or if_empty) else None
+    if if_empty and engine is not None:
+        with engine.connect() as conn:
+            has_rows = conn.exec_driver_sql("SELECT 1 FROM interactions LIMIT 1").first() is not None
+        if has_rows:
+            typer.echo("the database already has interactions; demo not loaded (drop --if-empty to reload)")
+            return
+    out_dir = out or Path(cfg.demo.out_dir)
+    started = time.perf_counter()
+    summary = generate_demo(
+        out_dir, interactions=interactions or cfg.demo.interactions, seed=seed or cfg.demo.seed
+    )
+    typer.echo(
+        f"wrote {summary.interactions} interactions and {summary.events} events to {out_dir} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    if not load or engine is None:
+        return
+    started = time.perf_counter()
+    report = run_batches(engine, "demo", read_batches(out_dir, source="demo"))
+    typer.echo(report.summary() + f" ({time.perf_counter() - started:.1f}s)")

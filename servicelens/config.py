@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from audits.config import AuditsConfig
-from connectors.config import ConnectorConfig
+from connectors.config import ConnectorList
 from servicelens.strict import StrictModel
 from sla.config import SlaConfig
 
@@ -54,7 +54,7 @@ class ServicelensConfig(StrictModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
-    connectors: list[ConnectorConfig] = Field(default_factory=list)
+    connectors: ConnectorList = Field(default_factory=list)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     audits: AuditsConfig = Field(default_factory=AuditsConfig)
 

@@ -1,0 +1,21 @@
+"""servicelens dashboard: the router. Run with ``streamlit run dashboard.py``.
+
+It only declares the pages, draws the shared sidebar (filters and data freshness) and runs the chosen page.
+To add a page, add one ``st.Page`` line to its section in ``PAGES``.
+"""
+
+import streamlit as st
+
+from app_pages._filters import render_sidebar
+
+st.set_page_config(page_title="servicelens", page_icon=":material/insights:", layout="wide")
+
+PAGES = {
+    "Service quality": [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    ],
+}
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()
