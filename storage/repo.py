@@ -22,7 +22,7 @@ INTERACTION_COLUMNS = list(INTERACTION_SCHEMA)
 EVENT_COLUMNS = list(EVENT_SCHEMA)
 TIMESTAMP_COLUMNS = [c for c, t in INTERACTION_SCHEMA.items() if isinstance(t, pl.Datetime)]
 SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
-KEY_LOOKUP_CHUNK = 2000
+KEY_LOOKUP_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -90,32 +90,27 @@ def _to_db_frame(frame: pl.DataFrame, conn: sa.Connection) -> pl.DataFrame:
 
 
 def _existing_versions(conn: sa.Connection, ids: Sequence[str]) -> pl.DataFrame:
-    t = tables.interactions
-    parts = []
+    schema: dict[str, Any] = {
+        "interaction_id": pl.String,
+        "old_updated_at": pl.Datetime("us", "UTC"),
+        "old_hash": pl.String,
+    }
+    rows: list[tuple[Any, ...]] = []
+    cursor = conn.connection.cursor()
     for chunk in _chunks(ids, KEY_LOOKUP_CHUNK):
-        rows = conn.execute(
-            sa.select(t.c.interaction_id, t.c.updated_at, t.c.row_hash).where(t.c.interaction_id.in_(chunk))
-        ).all()
-        parts.append(
-            pl.DataFrame(
-                [(r[0], _as_utc(r[1]), r[2]) for r in rows],
-                schema={
-                    "interaction_id": pl.String,
-                    "old_updated_at": pl.Datetime("us", "UTC"),
-                    "old_hash": pl.String,
-                },
-                orient="row",
+        if conn.dialect.name == "postgresql":
+            cursor.execute(
+                "SELECT interaction_id, updated_at, row_hash FROM interactions WHERE interaction_id = ANY(%s)",
+                (list(chunk),),
             )
-        )
-    if not parts:
-        return pl.DataFrame(
-            schema={
-                "interaction_id": pl.String,
-                "old_updated_at": pl.Datetime("us", "UTC"),
-                "old_hash": pl.String,
-            }
-        )
-    return pl.concat(parts)
+        else:
+            marks = ", ".join("?" * len(chunk))
+            cursor.execute(
+                f"SELECT interaction_id, updated_at, row_hash FROM interactions WHERE interaction_id IN ({marks})",
+                tuple(chunk),
+            )
+        rows.extend((r[0], _as_utc(r[1]), r[2]) for r in cursor.fetchall())
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _as_utc(value: datetime | str | None) -> datetime | None:
@@ -162,20 +157,43 @@ def upsert_interactions(
     return UpsertCounts(by_action.get("insert", 0), by_action.get("update", 0), by_action.get("keep", 0))
 
 
-def _write_upsert(conn: sa.Connection, frame: pl.DataFrame) -> None:
-    cols = frame.columns
-    ph = _placeholder(conn)
-    updates = ", ".join(
-        f"{c} = excluded.{c}" for c in cols if c not in ("interaction_id", "source", "external_id")
+def _bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflict: str) -> int:
+    """INSERT the frame's rows with an ON CONFLICT clause; returns how many rows were written.
+
+    PostgreSQL: COPY into a session temp table, then one INSERT .. SELECT (an order of magnitude faster than
+    row-by-row binds). SQLite: one executemany of a prepared statement.
+    """
+    cols = ", ".join(frame.columns)
+    cursor = conn.connection.cursor()
+    if conn.dialect.name == "postgresql":
+        staging = f"_staging_{table}"
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS)")
+        cursor.execute(f"TRUNCATE {staging}")
+        with cursor.copy(f"COPY {staging} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False))
+        cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} {on_conflict}")
+        written = cursor.rowcount
+        cursor.execute(f"TRUNCATE {staging}")
+        return int(written)
+    marks = ", ".join("?" * frame.width)
+    cursor.executemany(
+        f"INSERT INTO {table} ({cols}) VALUES ({marks}) {on_conflict}", list(frame.iter_rows())
     )
+    return int(cursor.rowcount)
+
+
+def _write_upsert(conn: sa.Connection, frame: pl.DataFrame) -> None:
+    keys = ("interaction_id", "source", "external_id")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c not in keys)
     # The guard repeats the newer-wins rule inside the statement, so a concurrent writer cannot regress a row.
-    sql = (
-        f"INSERT INTO interactions ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "
+    _bulk_insert(
+        conn,
+        "interactions",
+        frame,
         f"ON CONFLICT (source, external_id) DO UPDATE SET {updates} "
         "WHERE excluded.updated_at > interactions.updated_at OR "
-        "(excluded.updated_at = interactions.updated_at AND excluded.row_hash > interactions.row_hash)"
+        "(excluded.updated_at = interactions.updated_at AND excluded.row_hash > interactions.row_hash)",
     )
-    conn.exec_driver_sql(sql, list(frame.iter_rows()))
 
 
 def insert_events(conn: sa.Connection, frame: pl.DataFrame) -> int:
@@ -186,22 +204,9 @@ def insert_events(conn: sa.Connection, frame: pl.DataFrame) -> int:
     frame = frame.with_columns(event_key=content_hash(frame, EVENT_COLUMNS, digest_size=20)).unique(
         "event_key", keep="first", maintain_order=True
     )
-    t = tables.interaction_events
-    keys = frame["event_key"].to_list()
-    known: set[str] = set()
-    for chunk in _chunks(keys, KEY_LOOKUP_CHUNK):
-        known.update(conn.execute(sa.select(t.c.event_key).where(t.c.event_key.in_(chunk))).scalars())
-    new = frame.filter(~pl.col("event_key").is_in(list(known)))
-    if new.height:
-        db = _to_db_frame(new, conn)
-        cols = db.columns
-        ph = _placeholder(conn)
-        conn.exec_driver_sql(
-            f"INSERT INTO interaction_events ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "
-            "ON CONFLICT (event_key) DO NOTHING",
-            list(db.iter_rows()),
-        )
-    return new.height
+    return _bulk_insert(
+        conn, "interaction_events", _to_db_frame(frame, conn), "ON CONFLICT (event_key) DO NOTHING"
+    )
 
 
 def existing_interaction_ids(conn: sa.Connection, ids: Sequence[str]) -> set[str]:
@@ -239,9 +244,35 @@ def _read_frame(
     return frame.with_columns(fixes) if fixes else frame
 
 
+def _read_postgres_arrow(engine: sa.Engine, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Read through ADBC (binary COPY straight into Arrow): several times faster than row fetching."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc.connect(uri) as conn, conn.cursor() as cursor:
+        cursor.execute(sql)
+        frame = pl.from_arrow(cursor.fetch_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    fixes = []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.List):
+            fixes.append(pl.col(name).str.json_decode(dtype))
+        elif isinstance(dtype, pl.Datetime):
+            fixes.append(
+                pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone(None).dt.replace_time_zone("UTC")
+                if frame.schema[name] != dtype
+                else pl.col(name)
+            )
+        else:
+            fixes.append(pl.col(name).cast(dtype))
+    return frame.with_columns(fixes)
+
+
 def read_interactions(engine: sa.Engine | sa.Connection) -> pl.DataFrame:
     """All interactions in the canonical schema."""
     sql = f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM interactions"
+    if isinstance(engine, sa.Engine) and engine.dialect.name == "postgresql":
+        return _read_postgres_arrow(engine, sql, INTERACTION_SCHEMA)
     with _connection(engine) as conn:
         return _read_frame(conn, sql, (), INTERACTION_SCHEMA)
 
@@ -252,6 +283,8 @@ def read_events(
     """Events (all, or of the given interactions) in the canonical schema, ordered by interaction and time."""
     base = f"SELECT {', '.join(EVENT_COLUMNS)} FROM interaction_events"
     order = " ORDER BY interaction_id, at"
+    if interaction_ids is None and isinstance(engine, sa.Engine) and engine.dialect.name == "postgresql":
+        return _read_postgres_arrow(engine, base + order, EVENT_SCHEMA)
     with _connection(engine) as conn:
         if interaction_ids is None:
             return _read_frame(conn, base + order, (), EVENT_SCHEMA)

@@ -13,6 +13,10 @@ import sqlalchemy as sa
 from storage import tables
 from storage.repo import _as_utc, _chunks
 
+# Quarantine record kind of an event kept until its interaction is loaded (see connectors/run.py).
+DEFERRED_EVENT = "deferred_event"
+INTERRUPTED_MESSAGE = "interrupted: the process stopped before the run finished; the next run resumed"
+
 
 @dataclass(frozen=True)
 class RunCounts:
@@ -72,6 +76,21 @@ def finish_run(
         )
 
 
+def mark_interrupted_runs(engine: sa.Engine, connector: str, now: datetime) -> int:
+    """Close runs of ``connector`` left ``running`` by a process that was killed; returns how many.
+
+    Only call this when no other run of the connector can be active (the scheduler runs one at a time).
+    """
+    t = tables.ingest_runs
+    with engine.begin() as conn:
+        result = conn.execute(
+            t.update()
+            .where(t.c.connector == connector, t.c.status == "running")
+            .values(status="failed", finished_at=now, message=INTERRUPTED_MESSAGE)
+        )
+    return int(result.rowcount or 0)
+
+
 def add_quarantine(
     conn: sa.Connection, frame: pl.DataFrame, source: str, run_id: int | None, now: datetime
 ) -> int:
@@ -110,6 +129,25 @@ def add_quarantine(
     if new:
         conn.execute(t.insert(), new)
     return len(new)
+
+
+def read_deferred_events(conn: sa.Connection) -> pl.DataFrame:
+    """(quarantine_key, raw) of every event waiting for its interaction."""
+    t = tables.quarantine
+    rows = conn.execute(
+        sa.select(t.c.quarantine_key, t.c.raw)
+        .where(t.c.record_kind == DEFERRED_EVENT)
+        .order_by(t.c.quarantine_key)
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows], schema={"quarantine_key": pl.String, "raw": pl.String}, orient="row"
+    )
+
+
+def delete_quarantine(conn: sa.Connection, keys: list[str]) -> None:
+    t = tables.quarantine
+    for chunk in _chunks(keys, 2000):
+        conn.execute(t.delete().where(t.c.quarantine_key.in_(chunk)))
 
 
 def read_quarantine(engine: sa.Engine, source: str | None = None) -> pl.DataFrame:
@@ -182,6 +220,18 @@ def get_bookmark(conn: sa.Connection | sa.Engine, connector: str) -> str | None:
     return conn.execute(query).scalar()
 
 
+def read_bookmarks(engine: sa.Engine) -> pl.DataFrame:
+    """Every connector's bookmark: connector, value, updated_at."""
+    t = tables.bookmarks
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.connector, t.c.value, t.c.updated_at).order_by(t.c.connector)).all()
+    return pl.DataFrame(
+        [(r[0], r[1], _as_utc(r[2])) for r in rows],
+        schema={"connector": pl.String, "value": pl.String, "updated_at": pl.Datetime("us", "UTC")},
+        orient="row",
+    )
+
+
 def set_bookmark(conn: sa.Connection, connector: str, value: str, now: datetime) -> None:
     """Set a bookmark inside the caller's transaction: it commits together with the rows it covers."""
     t = tables.bookmarks
@@ -204,6 +254,9 @@ def file_already_ingested(conn: sa.Connection | sa.Engine, connector: str, path:
 def remember_file(
     conn: sa.Connection, connector: str, path: str, sha256: str, rows: int, run_id: int, now: datetime
 ) -> None:
+    """Remember a file's content inside the caller's transaction (a file seen before is kept once)."""
+    if file_already_ingested(conn, connector, path, sha256):
+        return
     conn.execute(
         tables.ingested_files.insert().values(
             connector=connector, path=path, sha256=sha256, rows=rows, run_id=run_id, ingested_at=now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+import storage.audit_tables  # noqa: F401
 from storage.tables import metadata
 
 config = context.config

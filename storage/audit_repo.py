@@ -1,0 +1,588 @@
+"""Saving and loading the QA audit workbench: batches, reviews with their revisions, disputes, calibration
+sessions and automatic check results. Reads come back as the audit core's values or as polars frames.
+
+Nothing here is ever overwritten except check results (the latest run per interaction and check counts)
+and an auditor's own blind scores in a calibration session: a review edit adds a revision, a dispute
+decision fills in the open dispute once, a reassignment is logged beside the changed assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from audits.checks import RESULT_SCHEMA
+from audits.config import SamplingPlan, Scorecard
+from audits.sampling import AuditBatch, Reassignment
+from audits.scoring import Dispute, DisputeStatus, ItemRating, Review, normalise, validate_review
+from storage import audit_tables as t
+from storage.repo import _as_utc, _connection, _read_frame, _to_db_frame
+
+CHECK_RESULT_SCHEMA: dict[str, pl.DataType] = {**RESULT_SCHEMA, "checked_at": pl.Datetime("us", "UTC")}
+WRITE_CHUNK = 5000
+
+
+class AuditStoreError(ValueError):
+    """A write that would break the audit record (a conflicting revision, a dispute decided twice, ...)."""
+
+
+def new_id(prefix: str) -> str:
+    """A short random id such as ``rv-3f9c0a1b2d4e5f60``; the prefix says what it names."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    # SQLite keeps the wall-clock text only, so every stored instant must already be UTC.
+    if value.tzinfo is None:
+        raise AuditStoreError(f"{what}: timestamp {value.isoformat()} has no time zone")
+    return value.astimezone(UTC)
+
+
+def _frame(rows: Sequence[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    converted = [
+        tuple(
+            _as_utc(v) if isinstance(schema[name], pl.Datetime) else v
+            for name, v in zip(schema, row, strict=True)
+        )
+        for row in rows
+    ]
+    return pl.DataFrame(converted, schema=schema, orient="row")
+
+
+# --- batches -------------------------------------------------------------------------------------------
+
+BATCH_ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "batch_id": pl.Int64(),
+    "batch_created_at": pl.Datetime("us", "UTC"),
+    "interaction_id": pl.String(),
+    "stratum": pl.String(),
+    "reason": pl.String(),
+    "auditor": pl.String(),
+    "review_id": pl.String(),  # the assigned auditor's review, null while still to do
+}
+
+
+def save_batch(
+    conn: sa.Connection, batch: AuditBatch, *, created_by: str, plan: SamplingPlan, note: str = ""
+) -> int:
+    """Store a new batch with its sampled, assigned interactions; returns the batch id."""
+    if batch.sample.is_empty():
+        raise AuditStoreError("the batch is empty: no interaction matched the sampling plan")
+    batch_id = conn.execute(
+        sa.insert(t.audit_batches).returning(t.audit_batches.c.batch_id),
+        {
+            "created_at": _utc(batch.created_at, "batch"),
+            "created_by": created_by,
+            "seed": batch.seed,
+            "plan": json.dumps(plan.model_dump(mode="json"), sort_keys=True),
+            "note": note,
+        },
+    ).scalar_one()
+    rows = batch.sample.select("interaction_id", "stratum", "reason", "sample_key", "auditor").to_dicts()
+    conn.execute(sa.insert(t.audit_batch_items), [{**row, "batch_id": batch_id} for row in rows])
+    for entry in batch.reassignments:
+        _log_reassignment(conn, batch_id, entry)
+    return int(batch_id)
+
+
+def read_batch_items(bind: sa.Engine | sa.Connection, auditor: str | None = None) -> pl.DataFrame:
+    """Every sampled interaction (or one auditor's), with the assigned auditor's review id when done."""
+    items, batches, reviews = t.audit_batch_items, t.audit_batches, t.audit_reviews
+    query = (
+        sa.select(
+            items.c.batch_id,
+            batches.c.created_at,
+            items.c.interaction_id,
+            items.c.stratum,
+            items.c.reason,
+            items.c.auditor,
+            reviews.c.review_id,
+        )
+        .join(batches, batches.c.batch_id == items.c.batch_id)
+        .outerjoin(
+            reviews,
+            (reviews.c.interaction_id == items.c.interaction_id) & (reviews.c.auditor == items.c.auditor),
+        )
+        .order_by(items.c.batch_id, items.c.stratum, items.c.sample_key)
+    )
+    if auditor is not None:
+        query = query.where(items.c.auditor == auditor)
+    with _connection(bind) as conn:
+        return _frame(conn.execute(query).all(), BATCH_ITEM_SCHEMA)
+
+
+def sampled_interaction_ids(bind: sa.Engine | sa.Connection) -> list[str]:
+    """Interactions already in some batch: a new batch leaves them out."""
+    with _connection(bind) as conn:
+        return list(conn.execute(sa.select(t.audit_batch_items.c.interaction_id).distinct()).scalars())
+
+
+def open_load(bind: sa.Engine | sa.Connection) -> dict[str, int]:
+    """Open audits (sampled, not yet reviewed) per auditor, for balanced assignment."""
+    items = read_batch_items(bind)
+    counts = items.filter(pl.col("review_id").is_null()).group_by("auditor").len()
+    return dict(zip(counts["auditor"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def _log_reassignment(conn: sa.Connection, batch_id: int, entry: Reassignment) -> None:
+    conn.execute(
+        sa.insert(t.audit_reassignments),
+        {
+            "batch_id": batch_id,
+            "interaction_id": entry.interaction_id,
+            "from_auditor": entry.from_auditor,
+            "to_auditor": entry.to_auditor,
+            "reason": entry.reason,
+            "reassigned_by": entry.by,
+            "reassigned_at": _utc(entry.at, f"reassignment of {entry.interaction_id}"),
+        },
+    )
+
+
+def record_reassignment(conn: sa.Connection, batch_id: int, entry: Reassignment) -> None:
+    """Move one sampled interaction to another auditor (from ``audits.sampling.reassign``) and log it."""
+    items = t.audit_batch_items
+    moved = conn.execute(
+        sa.update(items)
+        .where(
+            (items.c.batch_id == batch_id)
+            & (items.c.interaction_id == entry.interaction_id)
+            & (items.c.auditor == entry.from_auditor)
+        )
+        .values(auditor=entry.to_auditor)
+    ).rowcount
+    if moved != 1:
+        raise AuditStoreError(
+            f"batch {batch_id}: interaction {entry.interaction_id} is not assigned to {entry.from_auditor}"
+        )
+    _log_reassignment(conn, batch_id, entry)
+
+
+def read_reassignments(bind: sa.Engine | sa.Connection) -> pl.DataFrame:
+    r = t.audit_reassignments
+    schema: dict[str, pl.DataType] = {
+        "batch_id": pl.Int64(),
+        "interaction_id": pl.String(),
+        "from_auditor": pl.String(),
+        "to_auditor": pl.String(),
+        "reason": pl.String(),
+        "reassigned_by": pl.String(),
+        "reassigned_at": pl.Datetime("us", "UTC"),
+    }
+    query = sa.select(*[r.c[name] for name in schema]).order_by(r.c.reassignment_id)
+    with _connection(bind) as conn:
+        return _frame(conn.execute(query).all(), schema)
+
+
+# --- reviews and disputes ------------------------------------------------------------------------------
+
+
+def save_review(
+    conn: sa.Connection, review: Review, scorecard: Scorecard, *, batch_id: int | None = None
+) -> None:
+    """Store a review's first revision, or an edit (revision n + 1) beside the older ones."""
+    validate_review(review, scorecard)
+    reviews, revisions = t.audit_reviews, t.audit_review_revisions
+    where = f"review {review.review_id}"
+    if review.revision == 1:
+        taken = conn.execute(
+            sa.select(reviews.c.review_id).where(
+                (reviews.c.interaction_id == review.interaction_id) & (reviews.c.auditor == review.auditor)
+            )
+        ).scalar()
+        if taken is not None:
+            raise AuditStoreError(
+                f"{where}: {review.auditor} already reviewed {review.interaction_id} as {taken}; edit that review"
+            )
+        conn.execute(
+            sa.insert(reviews),
+            {
+                "review_id": review.review_id,
+                "interaction_id": review.interaction_id,
+                "auditor": review.auditor,
+                "scorecard_id": review.scorecard_id,
+                "scorecard_version": review.scorecard_version,
+                "batch_id": batch_id,
+                "created_at": _utc(review.scored_at, where),
+            },
+        )
+    else:
+        latest = conn.execute(
+            sa.select(sa.func.max(revisions.c.revision)).where(revisions.c.review_id == review.review_id)
+        ).scalar()
+        if latest is None:
+            raise AuditStoreError(
+                f"{where}: no earlier revision is stored, so revision {review.revision} cannot be"
+            )
+        if latest != review.revision - 1:
+            raise AuditStoreError(
+                f"{where}: revision {latest} was saved meanwhile; reload the review before editing it"
+            )
+    conn.execute(
+        sa.insert(revisions),
+        {
+            "review_id": review.review_id,
+            "revision": review.revision,
+            "scored_at": _utc(review.scored_at, where),
+            "comment": review.comment,
+            "edited_by": review.edited_by,
+            "edit_reason": review.edit_reason,
+        },
+    )
+    conn.execute(
+        sa.insert(t.audit_item_ratings),
+        [
+            {
+                "review_id": review.review_id,
+                "revision": review.revision,
+                "item_id": r.item_id,
+                "rating": r.rating,
+                "comment": r.comment,
+            }
+            for r in review.ratings
+        ],
+    )
+
+
+def load_reviews(
+    bind: sa.Engine | sa.Connection,
+    *,
+    review_ids: Sequence[str] | None = None,
+    interaction_ids: Sequence[str] | None = None,
+    latest_only: bool = False,
+) -> list[Review]:
+    """Reviews with every revision (or only the latest), ordered by review and revision."""
+    reviews, revisions, ratings = t.audit_reviews, t.audit_review_revisions, t.audit_item_ratings
+    query = (
+        sa.select(reviews, revisions.c.revision, revisions.c.scored_at, revisions.c.comment)
+        .add_columns(revisions.c.edited_by, revisions.c.edit_reason)
+        .join(revisions, revisions.c.review_id == reviews.c.review_id)
+        .order_by(reviews.c.review_id, revisions.c.revision)
+    )
+    if review_ids is not None:
+        query = query.where(reviews.c.review_id.in_(list(review_ids)))
+    if interaction_ids is not None:
+        query = query.where(reviews.c.interaction_id.in_(list(interaction_ids)))
+    if latest_only:
+        newest = (
+            sa.select(sa.func.max(revisions.c.revision))
+            .where(revisions.c.review_id == reviews.c.review_id)
+            .scalar_subquery()
+        )
+        query = query.where(revisions.c.revision == newest)
+    with _connection(bind) as conn:
+        heads = conn.execute(query).mappings().all()
+        wanted = {row["review_id"] for row in heads}
+        by_revision: dict[tuple[str, int], list[ItemRating]] = {}
+        rating_query = sa.select(ratings).order_by(ratings.c.review_id, ratings.c.revision, ratings.c.item_id)
+        if review_ids is not None or interaction_ids is not None:
+            rating_query = rating_query.where(ratings.c.review_id.in_(sorted(wanted)))
+        for row in conn.execute(rating_query).mappings():
+            by_revision.setdefault((row["review_id"], row["revision"]), []).append(
+                ItemRating(row["item_id"], row["rating"], row["comment"])
+            )
+    return [
+        Review(
+            review_id=row["review_id"],
+            interaction_id=row["interaction_id"],
+            auditor=row["auditor"],
+            scorecard_id=row["scorecard_id"],
+            scorecard_version=row["scorecard_version"],
+            ratings=tuple(by_revision.get((row["review_id"], row["revision"]), [])),
+            scored_at=_as_utc(row["scored_at"]) or row["scored_at"],
+            comment=row["comment"],
+            revision=row["revision"],
+            edited_by=row["edited_by"],
+            edit_reason=row["edit_reason"],
+        )
+        for row in heads
+    ]
+
+
+def review_history(bind: sa.Engine | sa.Connection, review_id: str) -> pl.DataFrame:
+    """Every revision of one review, one row per revision and item: what changed, when, by whom, why."""
+    rows = [
+        {
+            "revision": review.revision,
+            "scored_at": review.scored_at,
+            "edited_by": review.edited_by or review.auditor,
+            "edit_reason": review.edit_reason,
+            "item_id": rating.item_id,
+            "rating": rating.rating,
+            "comment": rating.comment,
+        }
+        for review in load_reviews(bind, review_ids=[review_id])
+        for rating in review.ratings
+    ]
+    schema: dict[str, pl.DataType] = {
+        "revision": pl.Int64(),
+        "scored_at": pl.Datetime("us", "UTC"),
+        "edited_by": pl.String(),
+        "edit_reason": pl.String(),
+        "item_id": pl.String(),
+        "rating": pl.Int64(),
+        "comment": pl.String(),
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def save_dispute(conn: sa.Connection, dispute: Dispute) -> None:
+    """Store a newly raised dispute (from ``audits.scoring.open_dispute``)."""
+    if dispute.status is not DisputeStatus.OPEN:
+        raise AuditStoreError(f"dispute {dispute.dispute_id}: only an open dispute can be raised")
+    conn.execute(
+        sa.insert(t.audit_disputes),
+        {
+            "dispute_id": dispute.dispute_id,
+            "review_id": dispute.review_id,
+            "item_id": dispute.item_id,
+            "raised_by": dispute.raised_by,
+            "raised_at": _utc(dispute.raised_at, f"dispute {dispute.dispute_id}"),
+            "comment": dispute.comment,
+            "proposed_rating": dispute.proposed_rating,
+            "status": dispute.status.value,
+            "decision_comment": "",
+        },
+    )
+
+
+def record_decision(conn: sa.Connection, decided: Dispute) -> None:
+    """Store an arbitrator's decision (from ``audits.scoring.decide_dispute``); a dispute is decided once,
+    even when two arbitrators press the button at the same moment."""
+    if decided.status is DisputeStatus.OPEN or decided.decided_at is None:
+        raise AuditStoreError(f"dispute {decided.dispute_id}: no decision to record")
+    d = t.audit_disputes
+    changed = conn.execute(
+        sa.update(d)
+        .where((d.c.dispute_id == decided.dispute_id) & (d.c.status == DisputeStatus.OPEN.value))
+        .values(
+            status=decided.status.value,
+            decided_by=decided.decided_by,
+            decided_at=_utc(decided.decided_at, f"dispute {decided.dispute_id}"),
+            decision_comment=decided.decision_comment,
+        )
+    ).rowcount
+    if changed != 1:
+        raise AuditStoreError(f"dispute {decided.dispute_id} is unknown or was already decided")
+
+
+def load_disputes(
+    bind: sa.Engine | sa.Connection, *, review_ids: Sequence[str] | None = None, status: str | None = None
+) -> list[Dispute]:
+    d = t.audit_disputes
+    query = sa.select(d).order_by(d.c.raised_at, d.c.dispute_id)
+    if review_ids is not None:
+        query = query.where(d.c.review_id.in_(list(review_ids)))
+    if status is not None:
+        query = query.where(d.c.status == status)
+    with _connection(bind) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [
+        Dispute(
+            dispute_id=row["dispute_id"],
+            review_id=row["review_id"],
+            item_id=row["item_id"],
+            raised_by=row["raised_by"],
+            raised_at=_as_utc(row["raised_at"]) or row["raised_at"],
+            comment=row["comment"],
+            proposed_rating=row["proposed_rating"],
+            status=DisputeStatus(row["status"]),
+            decided_by=row["decided_by"],
+            decided_at=_as_utc(row["decided_at"]),
+            decision_comment=row["decision_comment"],
+        )
+        for row in rows
+    ]
+
+
+# --- calibration ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationSession:
+    session_id: str
+    name: str
+    created_at: datetime
+    created_by: str
+    scorecard_id: str
+    scorecard_version: int
+    auditors: tuple[str, ...]
+    interaction_ids: tuple[str, ...]  # in the order every auditor sees them
+
+
+def create_calibration_session(conn: sa.Connection, session: CalibrationSession) -> None:
+    if len(set(session.auditors)) < 2:
+        raise AuditStoreError(f"calibration session {session.name!r}: needs at least two different auditors")
+    if not session.interaction_ids:
+        raise AuditStoreError(f"calibration session {session.name!r}: needs at least one interaction")
+    if len(set(session.interaction_ids)) != len(session.interaction_ids):
+        raise AuditStoreError(f"calibration session {session.name!r}: an interaction is listed twice")
+    conn.execute(
+        sa.insert(t.calibration_sessions),
+        {
+            "session_id": session.session_id,
+            "name": session.name,
+            "created_at": _utc(session.created_at, f"calibration session {session.name!r}"),
+            "created_by": session.created_by,
+            "scorecard_id": session.scorecard_id,
+            "scorecard_version": session.scorecard_version,
+        },
+    )
+    conn.execute(
+        sa.insert(t.calibration_auditors),
+        [{"session_id": session.session_id, "auditor": a} for a in dict.fromkeys(session.auditors)],
+    )
+    conn.execute(
+        sa.insert(t.calibration_interactions),
+        [
+            {"session_id": session.session_id, "interaction_id": iid, "position": position}
+            for position, iid in enumerate(session.interaction_ids)
+        ],
+    )
+
+
+def read_calibration_sessions(bind: sa.Engine | sa.Connection) -> list[CalibrationSession]:
+    """Every session, newest first."""
+    s, a, i = t.calibration_sessions, t.calibration_auditors, t.calibration_interactions
+    with _connection(bind) as conn:
+        heads = conn.execute(sa.select(s).order_by(s.c.created_at.desc(), s.c.session_id)).mappings().all()
+        auditors: dict[str, list[str]] = {}
+        for sid, auditor in conn.execute(sa.select(a.c.session_id, a.c.auditor).order_by(a.c.auditor)):
+            auditors.setdefault(sid, []).append(auditor)
+        interactions: dict[str, list[str]] = {}
+        for sid, iid in conn.execute(sa.select(i.c.session_id, i.c.interaction_id).order_by(i.c.position)):
+            interactions.setdefault(sid, []).append(iid)
+    return [
+        CalibrationSession(
+            session_id=row["session_id"],
+            name=row["name"],
+            created_at=_as_utc(row["created_at"]) or row["created_at"],
+            created_by=row["created_by"],
+            scorecard_id=row["scorecard_id"],
+            scorecard_version=row["scorecard_version"],
+            auditors=tuple(auditors.get(row["session_id"], [])),
+            interaction_ids=tuple(interactions.get(row["session_id"], [])),
+        )
+        for row in heads
+    ]
+
+
+def save_calibration_scores(
+    conn: sa.Connection,
+    session: CalibrationSession,
+    scorecard: Scorecard,
+    *,
+    auditor: str,
+    interaction_id: str,
+    ratings: Sequence[ItemRating],
+    scored_at: datetime,
+) -> None:
+    """Store (or replace) one auditor's blind scores of one session interaction."""
+    where = f"calibration session {session.name!r}"
+    if auditor not in session.auditors:
+        raise AuditStoreError(
+            f"{where}: {auditor} is not one of its auditors ({', '.join(session.auditors)})"
+        )
+    if interaction_id not in session.interaction_ids:
+        raise AuditStoreError(f"{where}: interaction {interaction_id} is not part of it")
+    probe = Review(
+        review_id=f"{session.session_id}/{auditor}/{interaction_id}",
+        interaction_id=interaction_id,
+        auditor=auditor,
+        scorecard_id=session.scorecard_id,
+        scorecard_version=session.scorecard_version,
+        ratings=tuple(ratings),
+        scored_at=scored_at,
+    )
+    validate_review(probe, scorecard)  # same rules as a review: every item, within scale
+    c = t.calibration_scores
+    conn.execute(
+        sa.delete(c).where(
+            (c.c.session_id == session.session_id)
+            & (c.c.auditor == auditor)
+            & (c.c.interaction_id == interaction_id)
+        )
+    )
+    stamp = _utc(scored_at, where)
+    conn.execute(
+        sa.insert(c),
+        [
+            {
+                "session_id": session.session_id,
+                "interaction_id": interaction_id,
+                "auditor": auditor,
+                "item_id": r.item_id,
+                "rating": r.rating,
+                "scored_at": stamp,
+            }
+            for r in ratings
+        ],
+    )
+
+
+CALIBRATION_SCORE_SCHEMA: dict[str, pl.DataType] = {
+    "interaction_id": pl.String(),
+    "auditor": pl.String(),
+    "item_id": pl.String(),
+    "rating": pl.Int64(),
+    "scored_at": pl.Datetime("us", "UTC"),
+}
+
+
+def read_calibration_scores(
+    bind: sa.Engine | sa.Connection, session_id: str, scorecard: Scorecard
+) -> pl.DataFrame:
+    """The session's blind scores with ``normalised`` (0..1, null for N/A), ready for ``calibrate``."""
+    c = t.calibration_scores
+    query = (
+        sa.select(*[c.c[name] for name in CALIBRATION_SCORE_SCHEMA])
+        .where(c.c.session_id == session_id)
+        .order_by(c.c.interaction_id, c.c.auditor, c.c.item_id)
+    )
+    with _connection(bind) as conn:
+        frame = _frame(conn.execute(query).all(), CALIBRATION_SCORE_SCHEMA)
+    items = {item.id: item for item in scorecard.items}
+    normalised = [
+        None if rating is None or item_id not in items else normalise(items[item_id], rating)
+        for item_id, rating in zip(frame["item_id"], frame["rating"], strict=True)
+    ]
+    return frame.with_columns(pl.Series("normalised", normalised, dtype=pl.Float64))
+
+
+# --- automatic check results ---------------------------------------------------------------------------
+
+
+def save_check_results(conn: sa.Connection, results: pl.DataFrame, checked_at: datetime) -> int:
+    """Store ``audits.checks.run_checks`` output; each (interaction, check) keeps its latest result."""
+    if results.is_empty():
+        return 0
+    frame = results.select(list(RESULT_SCHEMA)).rename({"check": "check_name"})
+    frame = frame.with_columns(
+        checked_at=pl.lit(_utc(checked_at, "check results")).cast(pl.Datetime("us", "UTC"))
+    )
+    db = _to_db_frame(frame, conn)
+    cols = db.columns
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("interaction_id", "check_name"))
+    sql = (
+        f"INSERT INTO audit_check_results ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "
+        f"ON CONFLICT (interaction_id, check_name) DO UPDATE SET {updates}"
+    )
+    for start in range(0, db.height, WRITE_CHUNK):
+        conn.exec_driver_sql(sql, list(db.slice(start, WRITE_CHUNK).iter_rows()))
+    return db.height
+
+
+def read_check_results(bind: sa.Engine | sa.Connection) -> pl.DataFrame:
+    """Every stored check result in ``audits.checks.RESULT_SCHEMA`` plus ``checked_at``."""
+    names = ["check_name" if c == "check" else c for c in CHECK_RESULT_SCHEMA]
+    sql = f"SELECT {', '.join(names)} FROM audit_check_results ORDER BY interaction_id, check_name"
+    with _connection(bind) as conn:
+        return _read_frame(conn, sql, (), CHECK_RESULT_SCHEMA)
