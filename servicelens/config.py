@@ -29,7 +29,6 @@ class DatabaseSettings(StrictModel):
     url: str | None = Field(
         default=None, description="SQLAlchemy URL; empty means the embedded SQLite at data/servicelens.db"
     )
-    batch_size: int = Field(default=5000, ge=1, description="rows per upsert batch")
 
     def resolved_url(self) -> str:
         return self.url or f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -41,13 +40,17 @@ class MetricsSettings(StrictModel):
         ge=0,
         description="a new interaction from the same customer within this many days breaks FCR",
     )
-    quantile_interpolation: str = Field(default="linear", pattern="^(linear|nearest|lower|higher|midpoint)$")
+    quantile_interpolation: str = Field(
+        default="linear",
+        pattern="^(linear|nearest|lower|higher|midpoint)$",
+        description="how medians and percentiles interpolate (linear = SQL percentile_cont)",
+    )
 
 
 class DemoSettings(StrictModel):
-    interactions: int = Field(default=50_000, ge=100)
-    seed: int = 7
-    out_dir: str = "data/demo_exports"
+    interactions: int = Field(default=50_000, ge=100, description="interactions `servicelens demo` writes")
+    seed: int = Field(default=7, description="random seed of the demo organisation")
+    out_dir: str = Field(default="data/demo_exports", description="folder the demo exports are written to")
 
 
 class ServicelensConfig(StrictModel):
