@@ -140,7 +140,7 @@ def demo(
 
     from connectors.generic import read_batches
     from connectors.run import run_batches
-    from servicelens.demo.generate import generate_demo
+    from servicelens.demo import generate_demo
 
     cfg = _config(config)
     engine = _engine(cfg) if (load or if_empty) else None
