@@ -25,7 +25,14 @@ from connectors.tabular import REPLICATION_KEY, ParsedFile, parse_tabular_file
 from connectors.zammad import parse_zammad_file
 from connectors.zendesk import parse_zendesk_file
 
-__all__ = ["FILE_FORMATS", "REPLICATION_KEY", "FileFormat", "connector_files", "parse_connector_files"]
+__all__ = [
+    "FILE_FORMATS",
+    "REPLICATION_KEY",
+    "FileFormat",
+    "connector_files",
+    "file_parser",
+    "parse_connector_files",
+]
 
 _JSON = (".json", ".jsonl", ".ndjson")
 
@@ -68,20 +75,27 @@ def connector_files(config: FileConnector, base_dir: Path | None = None) -> list
     return [p for p in candidates if p.is_file() and p.suffix.lower() in file_format.suffixes]
 
 
-def parse_connector_files(config: FileConnector, files: list[Path]) -> Iterator[tuple[Path, ParsedFile]]:
-    """Parse the given files of one connector, one :class:`ParsedFile` per file, in order."""
+def file_parser(config: FileConnector, context_files: list[Path]) -> Callable[[Path], ParsedFile]:
+    """The parser of one file of this connector.
+
+    ``context_files`` are every readable file of the connector, including files already loaded: reference
+    data kept in files of its own (Freshdesk groups, agents, ticket_fields) is read from them.
+    """
     kind = _kind(config)
     if kind not in FILE_FORMATS:
         raise KeyError(f"no file parser for connector kind {kind!r}; known: {sorted(FILE_FORMATS)}")
     if isinstance(config, FreshdeskFilesConfig):
-        # Groups, agents and ticket_fields may come in files of their own: read them first.
-        lookups = collect_freshdesk_lookups(files)
-        for path in files:
-            yield path, parse_freshdesk_file(path, config, lookups)
-        return
+        lookups = collect_freshdesk_lookups(context_files)
+        return lambda path: parse_freshdesk_file(path, config, lookups)
     parse = FILE_FORMATS[kind].parse
+    return lambda path: parse(path, config)
+
+
+def parse_connector_files(config: FileConnector, files: list[Path]) -> Iterator[tuple[Path, ParsedFile]]:
+    """Parse the given files of one connector, one :class:`ParsedFile` per file, in order."""
+    parse = file_parser(config, files)
     for path in files:
-        yield path, parse(path, config)
+        yield path, parse(path)
 
 
 def _kind(config: FileConnector) -> str:

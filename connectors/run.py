@@ -3,10 +3,15 @@
 Each batch commits in one transaction together with its bookmark and file fingerprint, so a crash between
 batches loses nothing (the next run re-reads from the last committed bookmark) and duplicates nothing
 (loads are upserts on (source, external_id); events are keyed by their content).
+
+An event whose interaction is not stored yet (it arrives in a later file or page, or its row was
+quarantined) is not lost: it is kept in the quarantine as a ``deferred_event`` and retried at the end of
+every run; once its interaction exists it is loaded and leaves the quarantine.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,10 +20,13 @@ import polars as pl
 import sqlalchemy as sa
 
 from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch
-from connectors.validate import QUARANTINE_SCHEMA, validate_batch
+from connectors.validate import QUARANTINE_SCHEMA, validate_batch, validate_events
 from servicelens.model import EVENT_SCHEMA
 from storage import runs
 from storage.repo import existing_interaction_ids, insert_events, upsert_interactions, utcnow
+
+DEFERRED_EVENT = runs.DEFERRED_EVENT
+DEFERRED_REASON = "its interaction is not loaded yet (or was quarantined); retried on every run"
 
 
 @dataclass
@@ -29,6 +37,8 @@ class RunReport:
     counts: runs.RunCounts = field(default_factory=runs.RunCounts)
     new_quarantine: int = 0
     message: str | None = None
+    deferred_loaded: int = 0  # waiting events whose interaction arrived during this run
+    notes: list[str] = field(default_factory=list)  # e.g. files skipped, shown in the summary
 
     @property
     def changed_anything(self) -> bool:
@@ -41,6 +51,10 @@ class RunReport:
             f"{self.connector}: read {c.read}, inserted {c.inserted}, updated {c.updated}, "
             f"unchanged {c.unchanged}, quarantined {c.quarantined}, events added {c.events_inserted}"
         )
+        if self.deferred_loaded:
+            text += f" (of which {self.deferred_loaded} waited for their interaction)"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
         if self.status != "succeeded":
             return f"{text} — FAILED: {self.message}"
         if not self.changed_anything:
@@ -50,32 +64,51 @@ class RunReport:
         return text
 
 
-def _orphan_events(conn: sa.Connection, events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split events into those whose interaction is stored and quarantine records for the rest."""
+@dataclass(frozen=True)
+class BatchResult:
+    counts: runs.RunCounts
+    new_quarantine: int
+    max_updated_at: datetime | None  # the replication key committed with the batch
+
+
+def _defer_orphan_events(conn: sa.Connection, events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split events into those whose interaction is stored and deferred-event records for the rest.
+
+    A deferred record's ``raw`` is the validated event as JSON (ISO timestamps), so it can be loaded later
+    exactly as it would have been now.
+    """
     if events.is_empty():
         return events, pl.DataFrame(schema=QUARANTINE_SCHEMA)
     known = existing_interaction_ids(conn, events["interaction_id"].unique().to_list())
     is_known = pl.col("interaction_id").is_in(list(known))
-    orphans = events.filter(~is_known).select(
-        pl.lit("event").alias("record_kind"),
-        pl.col(SOURCE_FILE).alias("file"),
+    orphans = events.filter(~is_known)
+    if orphans.is_empty():
+        return events, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    as_json = orphans.select(
+        pl.struct(
+            pl.col("interaction_id"),
+            pl.col("at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
+            *[pl.col(name) for name in ("type", "status", "author", "body")],
+        ).struct.json_encode()
+    ).to_series()
+    deferred = orphans.select(
+        pl.lit(DEFERRED_EVENT).alias("record_kind"),
+        pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
         pl.col(SOURCE_ROW).cast(pl.Int64).alias("row"),
         pl.lit("interaction_id").alias("field"),
-        pl.lit("unknown interaction: not loaded, or its row was quarantined").alias("reason"),
-        pl.col("_raw").alias("raw"),
+        pl.lit(DEFERRED_REASON).alias("reason"),
+        as_json.alias("raw"),
     )
-    return events.filter(is_known), orphans
+    return events.filter(is_known), deferred
 
 
-def load_batch(
-    conn: sa.Connection, batch: Batch, run_id: int | None, now: datetime
-) -> tuple[runs.RunCounts, int]:
-    """Load one batch inside the caller's transaction; returns the counts and the new quarantine entries."""
+def load_batch(conn: sa.Connection, batch: Batch, run_id: int | None, now: datetime) -> BatchResult:
+    """Load one batch inside the caller's transaction."""
     validated = validate_batch(batch)
     upserted = upsert_interactions(conn, validated.interactions, now)
-    events, orphans = _orphan_events(conn, validated.events)
+    events, deferred = _defer_orphan_events(conn, validated.events)
     events_inserted = insert_events(conn, events.select(list(EVENT_SCHEMA)))
-    quarantine = pl.concat([validated.quarantine, orphans])
+    quarantine = pl.concat([validated.quarantine, deferred])
     new_quarantine = runs.add_quarantine(conn, quarantine, batch.source, run_id, now)
     counts = runs.RunCounts(
         read=validated.read,
@@ -85,7 +118,76 @@ def load_batch(
         quarantined=validated.quarantined_rows,
         events_inserted=events_inserted,
     )
-    return counts, new_quarantine
+    latest = validated.interactions.select(pl.col("updated_at").max()).item()
+    return BatchResult(counts, new_quarantine, latest)
+
+
+def later_bookmark(stored: str | None, candidate: str | None) -> str | None:
+    """The bookmark to keep: the later of two ISO timestamps; any other cursor simply replaces the old one."""
+    if candidate is None:
+        return stored
+    if stored is None:
+        return candidate
+    try:
+        return max(stored, candidate, key=lambda v: datetime.fromisoformat(v))
+    except (ValueError, TypeError):  # opaque cursors (API paging tokens) are not ordered
+        return candidate
+
+
+def commit_batch(
+    engine: sa.Engine,
+    connector: str,
+    batch: Batch,
+    run_id: int,
+    now: datetime,
+    remember_files: bool = False,
+    bookmark_from_rows: bool = False,
+) -> BatchResult:
+    """One batch, its bookmark and its file fingerprint in one transaction: all of it commits, or none.
+
+    ``bookmark_from_rows``: without a bookmark on the batch, bookmark the latest ``updated_at`` loaded.
+    """
+    with engine.begin() as conn:
+        result = load_batch(conn, batch, run_id, now)
+        candidate = batch.bookmark
+        if candidate is None and bookmark_from_rows and result.max_updated_at is not None:
+            candidate = result.max_updated_at.isoformat()
+        if candidate is not None:
+            stored = runs.get_bookmark(conn, connector)
+            chosen = later_bookmark(stored, candidate)
+            if chosen is not None and chosen != stored:
+                runs.set_bookmark(conn, connector, chosen, now)
+        if remember_files and batch.file_fingerprint is not None:
+            path, digest = batch.file_fingerprint
+            runs.remember_file(conn, connector, path, digest, result.counts.read, run_id, now)
+    return result
+
+
+def load_deferred_events(engine: sa.Engine, now: datetime) -> int:
+    """Load the waiting events whose interaction is now stored; returns how many events were added."""
+    with engine.begin() as conn:
+        waiting = runs.read_deferred_events(conn)
+        if waiting.is_empty():
+            return 0
+        decoded = pl.DataFrame(
+            [json.loads(raw) for raw in waiting["raw"].to_list()],
+            schema=dict.fromkeys(EVENT_SCHEMA, pl.String()),
+            orient="row",
+        ).with_columns(
+            waiting["quarantine_key"].alias("_key"),
+            pl.lit("").alias(SOURCE_FILE),
+            pl.lit(0).alias(SOURCE_ROW),
+        )
+        known = existing_interaction_ids(conn, decoded["interaction_id"].unique().to_list())
+        ready = decoded.filter(pl.col("interaction_id").is_in(list(known)))
+        if ready.is_empty():
+            return 0
+        events, problems = validate_events(ready.drop("_key"), "deferred")
+        if problems.height:  # stored by this module from validated rows, so this means a corrupted row
+            raise ValueError(f"{problems.height} deferred event(s) no longer validate: {problems.row(0)}")
+        added = insert_events(conn, events.select(list(EVENT_SCHEMA)))
+        runs.delete_quarantine(conn, ready["_key"].to_list())
+    return added
 
 
 def run_batches(
@@ -94,26 +196,39 @@ def run_batches(
     batches: Iterable[Batch],
     now: datetime | None = None,
     remember_files: bool = False,
+    reraise: bool = True,
+    bookmark_from_rows: bool = False,
 ) -> RunReport:
-    """Run a connector's batches as one recorded run. Never raises for data problems: failures are recorded."""
+    """Run a connector's batches as one recorded run. Data problems go to the quarantine, never raise.
+
+    An error of the source itself (unreadable file, failing API) records a failed run with its message and
+    keeps every batch committed before it; it is re-raised unless ``reraise`` is false.
+    """
     started = now or utcnow()
     run_id = runs.start_run(engine, connector, started)
     report = RunReport(connector, run_id, "succeeded")
+    failure: Exception | None = None
     try:
         for batch in batches:
-            with engine.begin() as conn:
-                counts, new_quarantine = load_batch(conn, batch, run_id, started)
-                if batch.bookmark is not None:
-                    runs.set_bookmark(conn, connector, batch.bookmark, started)
-                if remember_files and batch.file_fingerprint is not None:
-                    path, digest = batch.file_fingerprint
-                    runs.remember_file(conn, connector, path, digest, counts.read, run_id, started)
-            report.counts += counts
-            report.new_quarantine += new_quarantine
-    except Exception as exc:  # recorded on the run, then re-raised for the caller to report
+            result = commit_batch(
+                engine, connector, batch, run_id, started, remember_files, bookmark_from_rows
+            )
+            report.counts += result.counts
+            report.new_quarantine += result.new_quarantine
+    except Exception as exc:  # recorded on the run; re-raised for callers that report it themselves
+        failure = exc
+    try:
+        # Even after a failure: what did commit may be exactly what waiting events were waiting for.
+        report.deferred_loaded = load_deferred_events(engine, started)
+        report.counts += runs.RunCounts(events_inserted=report.deferred_loaded)
+    except Exception as exc:
+        failure = failure or exc
+    if failure is not None:
         report.status = "failed"
-        report.message = f"{type(exc).__name__}: {exc}"
+        report.message = f"{type(failure).__name__}: {failure}"
         runs.finish_run(engine, run_id, "failed", report.counts, utcnow(), report.message)
-        raise
+        if reraise:
+            raise failure
+        return report
     runs.finish_run(engine, run_id, "succeeded", report.counts, utcnow(), None)
     return report

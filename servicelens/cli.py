@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from servicelens.commands.ingest import ingest
+from servicelens.commands.scheduler import scheduler
 from servicelens.config import ConfigError, ServicelensConfig, load_config
 
 app = typer.Typer(
@@ -17,6 +19,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command()(ingest)
+app.command("scheduler")(scheduler)
 
 ConfigOption = Annotated[
     Path | None,
@@ -63,37 +67,6 @@ def _redacted(url: str) -> str:
     from sqlalchemy import make_url
 
     return make_url(url).render_as_string(hide_password=True)
-
-
-@app.command()
-def ingest(
-    path: Annotated[Path | None, typer.Argument(help="A generic-format file or folder to load.")] = None,
-    source: Annotated[str, typer.Option(help="Source name for rows without a `source` column.")] = "generic",
-    config: ConfigOption = None,
-) -> None:
-    """Load files in the generic import format (interactions.* and events.*, as csv, ndjson or parquet).
-
-    Prints read / inserted / updated / unchanged / quarantined counts. Running it again over the same files
-    changes nothing. Invalid rows go to the quarantine with file, row, field and reason; valid rows still load.
-    """
-    from connectors.files import UnreadableFileError
-    from connectors.generic import read_batches
-    from connectors.run import run_batches
-
-    cfg = _config(config)
-    if path is None:
-        typer.echo("give a PATH to load", err=True)
-        raise typer.Exit(2)
-    try:
-        batches = read_batches(path, source)
-    except UnreadableFileError as exc:
-        typer.echo(f"error: {exc}\nnothing was loaded.", err=True)
-        raise typer.Exit(1) from None
-    engine = _engine(cfg)
-    report = run_batches(engine, f"ingest:{source}", batches)
-    typer.echo(report.summary())
-    if report.counts.quarantined:
-        typer.echo("see the quarantine: servicelens quarantine")
 
 
 @app.command("quarantine")

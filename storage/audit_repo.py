@@ -243,10 +243,11 @@ def save_review(
                 "review_id": review.review_id,
                 "revision": review.revision,
                 "item_id": r.item_id,
+                "position": position,
                 "rating": r.rating,
                 "comment": r.comment,
             }
-            for r in review.ratings
+            for position, r in enumerate(review.ratings)
         ],
     )
 
@@ -271,9 +272,10 @@ def load_reviews(
     if interaction_ids is not None:
         query = query.where(reviews.c.interaction_id.in_(list(interaction_ids)))
     if latest_only:
+        later = revisions.alias("later")
         newest = (
-            sa.select(sa.func.max(revisions.c.revision))
-            .where(revisions.c.review_id == reviews.c.review_id)
+            sa.select(sa.func.max(later.c.revision))
+            .where(later.c.review_id == revisions.c.review_id)
             .scalar_subquery()
         )
         query = query.where(revisions.c.revision == newest)
@@ -281,7 +283,9 @@ def load_reviews(
         heads = conn.execute(query).mappings().all()
         wanted = {row["review_id"] for row in heads}
         by_revision: dict[tuple[str, int], list[ItemRating]] = {}
-        rating_query = sa.select(ratings).order_by(ratings.c.review_id, ratings.c.revision, ratings.c.item_id)
+        rating_query = sa.select(ratings).order_by(
+            ratings.c.review_id, ratings.c.revision, ratings.c.position
+        )
         if review_ids is not None or interaction_ids is not None:
             rating_query = rating_query.where(ratings.c.review_id.in_(sorted(wanted)))
         for row in conn.execute(rating_query).mappings():

@@ -97,6 +97,7 @@ audit_item_ratings = sa.Table(
     sa.Column("review_id", sa.String(64), primary_key=True),
     sa.Column("revision", sa.Integer, primary_key=True),
     sa.Column("item_id", sa.String(100), primary_key=True),
+    sa.Column("position", sa.SmallInteger, nullable=False),  # the scorecard order the review was saved in
     sa.Column("rating", sa.SmallInteger),  # null: not applicable
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.ForeignKeyConstraint(

@@ -211,6 +211,52 @@ def read_runs(engine: sa.Engine, connector: str | None = None, limit: int = 500)
     return pl.DataFrame(rows, schema=schema)
 
 
+LAST_RUNS_SCHEMA: dict[str, Any] = {
+    "connector": pl.String,
+    "last_status": pl.String,
+    "last_started_at": pl.Datetime("us", "UTC"),
+    "last_success_at": pl.Datetime("us", "UTC"),
+    "last_failure_at": pl.Datetime("us", "UTC"),
+    "last_failure_message": pl.String,
+    "runs": pl.Int64,
+}
+
+
+def read_last_runs(engine: sa.Engine) -> pl.DataFrame:
+    """Per connector: status of the latest run, end of the latest success, and the latest failure."""
+    t = tables.ingest_runs
+    with engine.connect() as conn:
+        latest = conn.execute(
+            sa.select(t.c.connector, t.c.status, sa.func.max(t.c.run_id), sa.func.count()).group_by(
+                t.c.connector, t.c.status
+            )
+        ).all()
+        ids = [row[2] for row in latest]
+        details = {
+            r.run_id: r
+            for chunk in _chunks(ids, 2000)
+            for r in conn.execute(
+                sa.select(t.c.run_id, t.c.started_at, t.c.finished_at, t.c.status, t.c.message).where(
+                    t.c.run_id.in_(chunk)
+                )
+            )
+        }
+    summary: dict[str, dict[str, Any]] = {}
+    for connector, status, run_id, count in latest:
+        entry = summary.setdefault(connector, {"connector": connector, "runs": 0, "_latest": -1})
+        entry["runs"] += count
+        run = details[run_id]
+        if run_id > entry["_latest"]:
+            entry.update(_latest=run_id, last_status=status, last_started_at=_as_utc(run.started_at))
+        if status == "succeeded":
+            entry["last_success_at"] = _as_utc(run.finished_at)
+        elif status == "failed":
+            entry["last_failure_at"] = _as_utc(run.finished_at or run.started_at)
+            entry["last_failure_message"] = run.message
+    rows = [{k: entry.get(k) for k in LAST_RUNS_SCHEMA} for _, entry in sorted(summary.items())]
+    return pl.DataFrame(rows, schema=LAST_RUNS_SCHEMA, orient="row")
+
+
 def get_bookmark(conn: sa.Connection | sa.Engine, connector: str) -> str | None:
     t = tables.bookmarks
     query = sa.select(t.c.value).where(t.c.connector == connector)

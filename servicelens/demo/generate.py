@@ -1,21 +1,23 @@
-"""Writes the demo organisation in the generic import format: interactions.parquet and events.parquet.
+"""Builds the demo organisation's two canonical tables and writes them, chunk by chunk.
 
 Interaction fields are derived from the same event times the transcript is built from, after cutting
 everything at the end instant, so first_response_at, resolved_at, reopens and status always agree with
-the event history.
+the event history. Events are built and written for a range of interactions at a time, so memory stays
+flat however large the organisation is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from servicelens.demo import transcripts as tx
 from servicelens.demo.clock import BoolArray, FloatArray, IntArray
+from servicelens.demo.columns import RowColumns
 from servicelens.demo.organisation import (
     AGENTS,
     CUSTOMER_FIRST_NAMES,
@@ -35,20 +37,10 @@ from servicelens.demo.timeline import (
 )
 from servicelens.model import EVENT_SCHEMA, INTERACTION_SCHEMA, UTC_DATETIME, EventType, Status
 
-INTERACTIONS_FILE = "interactions.parquet"
-EVENTS_FILE = "events.parquet"
 SYSTEM_AUTHOR = "system"
+# Interactions built and written per step; part of the file layout, so fixed for byte-identical output.
+CHUNK_INTERACTIONS = 100_000
 _NEVER = np.iinfo(np.int64).max
-
-
-@dataclass(frozen=True)
-class DemoSummary:
-    out_dir: Path
-    interactions: int
-    events: int
-    first_created: datetime
-    cutoff: datetime  # nothing in the files happens at or after this instant
-    files: dict[str, int] = field(default_factory=dict)  # file name -> size in bytes
 
 
 def source_of_site() -> list[str]:
@@ -70,12 +62,16 @@ def _seconds(t: FloatArray) -> IntArray:
 
 @dataclass
 class _Slot:
-    present: BoolArray
+    """One possible event of every interaction; ``keep`` says which interactions have it (before the end)."""
+
+    keep: BoolArray
     at: IntArray
+    keep_column: pl.Expr
+    at_column: pl.Expr
     type: EventType
-    status: Status | pl.Expr | None = None
-    author: str = "agent"  # "agent", "customer" or "system"
-    body: pl.Expr | None = None
+    status: Status | pl.Expr | None
+    author: str  # "agent", "customer" or "system"
+    body: pl.Expr | None
 
 
 def _external_ids(source_codes: IntArray) -> IntArray:
@@ -87,10 +83,57 @@ def _external_ids(source_codes: IntArray) -> IntArray:
     return ids
 
 
-def build_frames(tl: Timeline, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The two canonical tables for a drawn timeline."""
-    rng = np.random.default_rng([seed, 1])
+@dataclass
+class DemoPlan:
+    """Everything drawn for one organisation; builds interactions and events for any range of rows.
+
+    All drawing happens once, over all rows and in a fixed order, so the tables are identical whether they
+    are built at once or chunk by chunk (see ``columns.py``).
+    """
+
+    interactions: pl.DataFrame
+    rows: RowColumns
+    base: dict[str, pl.Expr]
+    slots: list[_Slot]
+
+    @property
+    def size(self) -> int:
+        return self.interactions.height
+
+    def chunk(self, start: int, length: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Interactions ``start`` to ``start + length`` and all of their events, in canonical types."""
+        table = self.rows.frame(start, length).with_columns(**self.base)
+        frames = []
+        for seq, slot in enumerate(self.slots):
+            author = {"agent": pl.col("agent"), "customer": pl.col("customer")}.get(
+                slot.author, pl.lit(SYSTEM_AUTHOR)
+            )
+            status = slot.status if isinstance(slot.status, pl.Expr) else pl.lit(slot.status, dtype=pl.String)
+            body = slot.body if slot.body is not None else pl.lit(None, dtype=pl.String)
+            frames.append(
+                table.select(
+                    pl.col("interaction_id"),
+                    slot.at_column.alias("at"),
+                    pl.lit(slot.type.value).alias("type"),
+                    status.cast(pl.String).alias("status"),
+                    author.alias("author"),
+                    body.alias("body"),
+                    pl.lit(seq, dtype=pl.Int32).alias("_seq"),
+                    pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+                ).filter(slot.keep_column)
+            )
+        events = pl.concat(frames).sort("_row", "_seq").drop("_row", "_seq")
+        return self.interactions.slice(start, length), events.cast(EVENT_SCHEMA)  # type: ignore[arg-type]
+
+    def chunks(self, size: int = CHUNK_INTERACTIONS) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        for start in range(0, self.size, size):
+            yield self.chunk(start, size)
+
+
+def plan_demo(tl: Timeline, seed: int) -> DemoPlan:
+    """Draw the texts and event slots of a timeline and derive the interaction rows (see :class:`DemoPlan`)."""
     n = tl.created.size
+    rows = RowColumns(np.random.default_rng([seed, 1]), n)
     cutoff = tl.cutoff
     created, first_reply = _seconds(tl.created), _seconds(tl.first_reply)
     wait_end, follow_up, note_at = _seconds(tl.wait_end), _seconds(tl.follow_up), _seconds(tl.note_at)
@@ -99,30 +142,29 @@ def build_frames(tl: Timeline, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     p = tl.protocol
 
     sources = source_of_site()
-    source = pl.Series(sources).gather(tl.site)
     source_code = np.array([sources.index(s) for s in sources])[tl.site]  # first site of each source
-    external_id = pl.Series(_external_ids(source_code)).cast(pl.String)
-    iid = source + ":" + external_id
-    first = tx.first_names(tl.customer, CUSTOMER_FIRST_NAMES)
-    last = pl.Series(CUSTOMER_LAST_NAMES).gather(
-        (tl.customer // len(CUSTOMER_FIRST_NAMES)) % len(CUSTOMER_LAST_NAMES)
-    )
-    customer = (
-        first + "." + last + "." + pl.Series(tl.customer).cast(pl.String) + "@example.com"
-    ).str.to_lowercase()
-    agent_name = pl.Series([a.name for a in AGENTS]).gather(tl.agent)
-    agent_first = agent_name.str.split(" ").list.first()
-    subjects = pl.Series([s for team in TEAM_SUBJECTS for s in team]).gather(tl.team * 3 + tl.subject)
-    base = pl.DataFrame(
-        {
-            "interaction_id": iid,
-            "first": first,
-            "customer": customer,
-            "agent": agent_name,
-            "agent_first": agent_first,
-            "subject": subjects,
-        }
-    )
+    last_index = (tl.customer // len(CUSTOMER_FIRST_NAMES)) % len(CUSTOMER_LAST_NAMES)
+    first = pl.lit(pl.Series(CUSTOMER_FIRST_NAMES)).gather(rows.add(tl.customer % len(CUSTOMER_FIRST_NAMES)))
+    last = pl.lit(pl.Series(CUSTOMER_LAST_NAMES)).gather(rows.add(last_index))
+    agent = pl.lit(pl.Series([a.name for a in AGENTS])).gather(rows.add(tl.agent))
+    customer_number = rows.add(tl.customer).cast(pl.String)
+    subjects = pl.Series([s for team in TEAM_SUBJECTS for s in team])
+    base = {
+        "interaction_id": pl.concat_str(
+            [
+                pl.lit(pl.Series(sources)).gather(rows.add(source_code)),
+                pl.lit(":"),
+                rows.add(_external_ids(source_code)).cast(pl.String),
+            ]
+        ),
+        "first": first,
+        "customer": pl.concat_str(
+            [first, pl.lit("."), last, pl.lit("."), customer_number, pl.lit("@example.com")]
+        ).str.to_lowercase(),
+        "agent": agent,
+        "agent_first": agent.str.split(" ").list.first(),
+        "subject": pl.lit(subjects).gather(rows.add(tl.team * 3 + tl.subject)),
+    }
 
     # The status after the first reply, and what the first reply says.
     after_first = np.where(
@@ -130,87 +172,86 @@ def build_frames(tl: Timeline, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         0,
         np.where(tl.wait == WAIT_CUSTOMER, 1, np.where(tl.wait == WAIT_THIRD_PARTY, 2, 3)),
     )
-    first_status = pl.Series([Status.SOLVED, Status.PENDING, Status.ON_HOLD, Status.OPEN]).gather(after_first)
+    statuses = pl.Series([s.value for s in (Status.SOLVED, Status.PENDING, Status.ON_HOLD, Status.OPEN)])
+    first_status = pl.lit(statuses).gather(rows.add(after_first))
     local_wait_end = pl.Series(_seconds(tl.wait_end + tl.utc_offset) * 1000).cast(pl.Datetime("ms"))
-    promise_date = local_wait_end.dt.strftime("%A %-d %B")
+    promise_date = rows.add(local_wait_end.dt.strftime("%A %-d %B"))
     upset = (tl.priority <= PRIORITIES.index("high")) | (tl.team == TEAMS.index("Complaints"))
     always = np.ones(n, dtype=bool)
     not_first = ~tl.solved_first
     c_first, c_agent_first = pl.col("first"), pl.col("agent_first")
 
+    def slot(
+        present: BoolArray,
+        at: IntArray,
+        kind: EventType,
+        status: Status | pl.Expr | None = None,
+        author: str = "agent",
+        body: pl.Expr | None = None,
+    ) -> _Slot:
+        keep = present & (at < cutoff)
+        return _Slot(keep, at, rows.flag(keep), rows.add(_utc(at)), kind, status, author, body)
+
     slots = [
-        _Slot(always, created, EventType.CUSTOMER_MESSAGE, author="customer",
-              body=tx.customer_request(rng, pl.col("subject"), c_first, upset)),
-        _Slot(always, created, EventType.STATUS_CHANGE, Status.NEW, author="system"),
-        _Slot(always, created, EventType.ASSIGNMENT, author="system",
-              body=pl.concat_str([pl.lit("Assigned to "), pl.col("agent")])),
-        _Slot(always, first_reply, EventType.AGENT_REPLY, body=tx.join_lines(
-            *tx.agent_opening(rng, c_first, p["greeting"], p["name"], p["empathy"], p["apology"]),
-            *tx.first_reply_middle(rng, after_first, p["solution"], p["promise"], pl.lit(promise_date)),
-            *tx.sign_off(c_agent_first, p["thanks"] & tl.solved_first),
+        slot(always, created, EventType.CUSTOMER_MESSAGE, author="customer",
+             body=tx.customer_request(rows, pl.col("subject"), c_first, upset)),
+        slot(always, created, EventType.STATUS_CHANGE, Status.NEW, author="system"),
+        slot(always, created, EventType.ASSIGNMENT, author="system",
+             body=pl.concat_str([pl.lit("Assigned to "), pl.col("agent")])),
+        slot(always, first_reply, EventType.AGENT_REPLY, body=tx.join_lines(
+            *tx.agent_opening(rows, c_first, p["greeting"], p["name"], p["empathy"], p["apology"]),
+            *tx.first_reply_middle(rows, after_first, p["solution"], p["promise"], promise_date),
+            *tx.sign_off(rows, c_agent_first, p["thanks"] & tl.solved_first),
         )),
-        _Slot(always, first_reply, EventType.STATUS_CHANGE, pl.lit(first_status)),
-        _Slot(tl.note, note_at, EventType.INTERNAL_NOTE, body=tx.internal_note(rng, n)),
-        _Slot(p["follow_through"], follow_up, EventType.AGENT_REPLY, body=tx.join_lines(
-            *tx.agent_opening(rng, c_first, p["greeting"], p["name"]),
-            tx.follow_up_text(rng, n), *tx.sign_off(c_agent_first),
+        slot(always, first_reply, EventType.STATUS_CHANGE, first_status),
+        slot(tl.note, note_at, EventType.INTERNAL_NOTE, body=tx.internal_note(rows)),
+        slot(p["follow_through"], follow_up, EventType.AGENT_REPLY, body=tx.join_lines(
+            *tx.agent_opening(rows, c_first, p["greeting"], p["name"]),
+            tx.follow_up_text(rows), *tx.sign_off(rows, c_agent_first),
         )),
-        _Slot(tl.wait == WAIT_CUSTOMER, wait_end, EventType.CUSTOMER_MESSAGE, author="customer",
-              body=tx.customer_follow_up(rng, c_first, n, reopen=False)),
-        _Slot(tl.wait != WAIT_NONE, wait_end, EventType.STATUS_CHANGE, Status.OPEN),
-        _Slot(not_first, solution, EventType.AGENT_REPLY, body=tx.join_lines(
-            *tx.agent_opening(rng, c_first, p["greeting"], p["name"]),
-            tx.solution_line(rng, p["solution"]), *tx.sign_off(c_agent_first, p["thanks"]),
+        slot(tl.wait == WAIT_CUSTOMER, wait_end, EventType.CUSTOMER_MESSAGE, author="customer",
+             body=tx.customer_follow_up(rows, c_first, reopen=False)),
+        slot(tl.wait != WAIT_NONE, wait_end, EventType.STATUS_CHANGE, Status.OPEN),
+        slot(not_first, solution, EventType.AGENT_REPLY, body=tx.join_lines(
+            *tx.agent_opening(rows, c_first, p["greeting"], p["name"]),
+            tx.solution_line(rows, p["solution"]), *tx.sign_off(rows, c_agent_first, p["thanks"]),
         )),
-        _Slot(not_first, solution, EventType.STATUS_CHANGE, Status.SOLVED),
-        _Slot(tl.reopened, reopen_at, EventType.CUSTOMER_MESSAGE, author="customer",
-              body=tx.customer_follow_up(rng, c_first, n, reopen=True)),
-        _Slot(tl.reopened, reopen_at, EventType.STATUS_CHANGE, Status.OPEN, author="customer"),
-        _Slot(tl.reopened, resolve_again, EventType.AGENT_REPLY, body=tx.join_lines(
-            *tx.agent_opening(rng, c_first, p["greeting"], p["name"]),
-            tx.reopen_reply(rng, n), *tx.sign_off(c_agent_first, p["thanks"]),
+        slot(not_first, solution, EventType.STATUS_CHANGE, Status.SOLVED),
+        slot(tl.reopened, reopen_at, EventType.CUSTOMER_MESSAGE, author="customer",
+             body=tx.customer_follow_up(rows, c_first, reopen=True)),
+        slot(tl.reopened, reopen_at, EventType.STATUS_CHANGE, Status.OPEN, author="customer"),
+        slot(tl.reopened, resolve_again, EventType.AGENT_REPLY, body=tx.join_lines(
+            *tx.agent_opening(rows, c_first, p["greeting"], p["name"]),
+            tx.reopen_reply(rows), *tx.sign_off(rows, c_agent_first, p["thanks"]),
         )),
-        _Slot(tl.reopened, resolve_again, EventType.STATUS_CHANGE, Status.SOLVED),
-        _Slot(always, closed, EventType.STATUS_CHANGE, Status.CLOSED, author="system"),
+        slot(tl.reopened, resolve_again, EventType.STATUS_CHANGE, Status.SOLVED),
+        slot(always, closed, EventType.STATUS_CHANGE, Status.CLOSED, author="system"),
     ]  # fmt: skip
 
-    frames = []
     updated = created.copy()
-    for seq, slot in enumerate(slots):
-        keep = slot.present & (slot.at < cutoff)
-        updated = np.where(keep, np.maximum(updated, slot.at), updated)
-        author = {"agent": pl.col("agent"), "customer": pl.col("customer")}.get(
-            slot.author, pl.lit(SYSTEM_AUTHOR)
-        )
-        status = slot.status if isinstance(slot.status, pl.Expr) else pl.lit(slot.status, dtype=pl.String)
-        frame = base.select(
-            pl.col("interaction_id"),
-            pl.lit(_utc(slot.at)).alias("at"),
-            pl.lit(slot.type.value).alias("type"),
-            status.cast(pl.String).alias("status"),
-            author.alias("author"),
-            (slot.body if slot.body is not None else pl.lit(None, dtype=pl.String)).alias("body"),
-            pl.lit(seq, dtype=pl.Int32).alias("_seq"),
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-        ).filter(pl.lit(pl.Series(keep)))
-        frames.append(frame)
-    events = pl.concat(frames).sort("_row", "_seq").drop("_row", "_seq").cast(EVENT_SCHEMA)  # type: ignore[arg-type]
-
-    interactions = _interactions(
-        tl, base, rng, created, first_reply, solution, reopen_at, resolve_again, closed
-    )
+    for s in slots:
+        updated = np.where(s.keep, np.maximum(updated, s.at), updated)
+    names = rows.frame().select(**{k: base[k] for k in ("interaction_id", "customer", "agent", "subject")})
+    external_id = pl.Series(_external_ids(source_code)).cast(pl.String)
+    interactions = _interactions(tl, names, created, first_reply, solution, reopen_at, resolve_again, closed)
     interactions = interactions.with_columns(
-        pl.lit(source).alias("source"),
-        pl.lit(external_id).alias("external_id"),
-        pl.lit(_utc(updated)).alias("updated_at"),
+        source=pl.lit(pl.Series(sources).gather(tl.site)),
+        external_id=pl.lit(external_id),
+        updated_at=pl.lit(_utc(updated)),
     )
-    return interactions.select(list(INTERACTION_SCHEMA)).cast(INTERACTION_SCHEMA), events  # type: ignore[arg-type]
+    interactions = interactions.select(list(INTERACTION_SCHEMA)).cast(INTERACTION_SCHEMA)  # type: ignore[arg-type]
+    return DemoPlan(interactions, rows, base, slots)
+
+
+def build_frames(tl: Timeline, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The two canonical tables for a drawn timeline, all rows at once."""
+    plan = plan_demo(tl, seed)
+    return plan.chunk(0, plan.size)
 
 
 def _interactions(
     tl: Timeline,
-    base: pl.DataFrame,
-    rng: np.random.Generator,
+    names: pl.DataFrame,
     created: IntArray,
     first_reply: IntArray,
     solution: IntArray,
@@ -255,15 +296,15 @@ def _interactions(
     ).to_series()
     return pl.DataFrame(
         {
-            "interaction_id": base["interaction_id"],
+            "interaction_id": names["interaction_id"],
             "channel": channel,
             "location": pl.Series([loc.name for loc in LOCATIONS]).gather(tl.site),
             "team": pl.Series(TEAMS).gather(tl.team),
-            "agent": base["agent"],
-            "customer": base["customer"],
+            "agent": names["agent"],
+            "customer": names["customer"],
             "priority": pl.Series(PRIORITIES).gather(tl.priority),
             "status": status,
-            "subject": base["subject"],
+            "subject": names["subject"],
             "created_at": _utc(created),
             "first_response_at": _utc_or_null(first_reply, first_reply < cutoff),
             "resolved_at": _utc_or_null(np.where(resolved_seen, resolved_at, 0), resolved_seen),
@@ -277,35 +318,17 @@ def _interactions(
     )
 
 
-def generate_frames(
-    interactions: int = 50_000, seed: int = 7, end: date | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The demo tables in memory (see :func:`generate_demo`)."""
+def demo_plan(interactions: int = 50_000, seed: int = 7, end: date | None = None) -> DemoPlan:
+    """The drawn organisation, ready to be built at once or chunk by chunk."""
     if interactions < 1:
         raise ValueError(f"interactions must be at least 1, got {interactions}")
     end = end or datetime.now(UTC).date()
-    return build_frames(draw_timeline(interactions, seed, end), seed)
+    return plan_demo(draw_timeline(interactions, seed, end), seed)
 
 
-def generate_demo(
-    out_dir: Path, interactions: int = 50_000, seed: int = 7, end: date | None = None
-) -> DemoSummary:
-    """Write the demo organisation to ``out_dir`` as interactions.parquet and events.parquet.
-
-    The data covers the 396 days before ``end`` (default: today, so the dashboard looks current) and stops
-    at ``end`` 00:00 UTC. The same ``interactions``, ``seed`` and ``end`` always give identical files.
-    """
-    end = end or datetime.now(UTC).date()
-    inter, events = generate_frames(interactions, seed, end)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {INTERACTIONS_FILE: inter, EVENTS_FILE: events}
-    for name, frame in files.items():
-        frame.write_parquet(out_dir / name, compression="zstd", statistics=True)
-    return DemoSummary(
-        out_dir=out_dir,
-        interactions=inter.height,
-        events=events.height,
-        first_created=inter["created_at"].min(),  # type: ignore[arg-type]
-        cutoff=datetime(end.year, end.month, end.day, tzinfo=UTC),
-        files={name: (out_dir / name).stat().st_size for name in files},
-    )
+def generate_frames(
+    interactions: int = 50_000, seed: int = 7, end: date | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The demo tables in memory (see :func:`servicelens.demo.write.generate_demo`)."""
+    plan = demo_plan(interactions, seed, end)
+    return plan.chunk(0, plan.size)

@@ -10,6 +10,7 @@ import numpy.typing as npt
 import polars as pl
 
 from servicelens.demo.clock import BoolArray, IntArray
+from servicelens.demo.columns import RowColumns
 
 PROTOCOL_PHRASES: dict[str, str] = {
     "empathy": "I understand how frustrating this must be",
@@ -95,17 +96,8 @@ _NOTES = (
 )
 
 
-def pick(rng: np.random.Generator, pool: tuple[str, ...], n: int) -> pl.Expr:
-    """A column of phrases drawn uniformly from ``pool``."""
-    return pl.lit(pl.Series(pool).gather(rng.integers(0, len(pool), n)))
-
-
 def fill_name(template: pl.Expr, first_names: pl.Expr) -> pl.Expr:
     return template.str.replace("{name}", first_names, literal=True)
-
-
-def flag(values: BoolArray) -> pl.Expr:
-    return pl.lit(pl.Series(values, dtype=pl.Boolean))
 
 
 def _when(condition: pl.Expr, text: pl.Expr | str) -> pl.Expr:
@@ -116,23 +108,22 @@ def join_lines(*parts: pl.Expr) -> pl.Expr:
     return pl.concat_str(list(parts), separator="\n", ignore_nulls=True)
 
 
-def customer_request(rng: np.random.Generator, subject: pl.Expr, first: pl.Expr, upset: BoolArray) -> pl.Expr:
-    n = upset.size
+def customer_request(rows: RowColumns, subject: pl.Expr, first: pl.Expr, upset: BoolArray) -> pl.Expr:
     return join_lines(
-        pick(rng, _CUSTOMER_OPENERS, n),
-        pl.concat_str([subject, pl.lit("."), pl.lit(" "), pick(rng, _CUSTOMER_DETAILS, n)]),
-        _when(flag(upset), _UPSET),
+        rows.pick(_CUSTOMER_OPENERS),
+        pl.concat_str([subject, pl.lit("."), pl.lit(" "), rows.pick(_CUSTOMER_DETAILS)]),
+        _when(rows.flag(upset), _UPSET),
         pl.concat_str([pl.lit("Thanks,\n"), first]),
     )
 
 
-def customer_follow_up(rng: np.random.Generator, first: pl.Expr, n: int, reopen: bool) -> pl.Expr:
+def customer_follow_up(rows: RowColumns, first: pl.Expr, reopen: bool) -> pl.Expr:
     pool = _CUSTOMER_REOPEN if reopen else _CUSTOMER_INFO
-    return join_lines(pick(rng, pool, n), first)
+    return join_lines(rows.pick(pool), first)
 
 
 def agent_opening(
-    rng: np.random.Generator,
+    rows: RowColumns,
     first: pl.Expr,
     greeting: BoolArray,
     use_name: BoolArray,
@@ -140,74 +131,71 @@ def agent_opening(
     apology: BoolArray | None = None,
 ) -> list[pl.Expr]:
     """Greeting line (with or without the name), acknowledgement, empathy and apology lines."""
-    n = greeting.size
-    greet_line = pl.when(flag(greeting)).then(
-        pl.when(flag(use_name))
-        .then(fill_name(pick(rng, GREETINGS_WITH_NAME, n), first))
-        .otherwise(pick(rng, GREETINGS_WITHOUT_NAME, n))
+    greet_line = pl.when(rows.flag(greeting)).then(
+        pl.when(rows.flag(use_name))
+        .then(fill_name(rows.pick(GREETINGS_WITH_NAME), first))
+        .otherwise(rows.pick(GREETINGS_WITHOUT_NAME))
     )
     # Without a greeting the name, when used, appears in the acknowledgement instead.
     acknowledge = (
-        pl.when(flag(~greeting & use_name))
-        .then(fill_name(pick(rng, _ACKNOWLEDGE_WITH_NAME, n), first))
-        .otherwise(pick(rng, _ACKNOWLEDGE, n))
+        pl.when(rows.flag(~greeting & use_name))
+        .then(fill_name(rows.pick(_ACKNOWLEDGE_WITH_NAME), first))
+        .otherwise(rows.pick(_ACKNOWLEDGE))
     )
     lines = [greet_line, acknowledge]
     if empathy is not None:
-        lines.append(_when(flag(empathy), PROTOCOL_PHRASES["empathy"] + "."))
+        lines.append(_when(rows.flag(empathy), PROTOCOL_PHRASES["empathy"] + "."))
     if apology is not None:
-        lines.append(_when(flag(apology), PROTOCOL_PHRASES["apology"] + " in getting back to you."))
+        lines.append(_when(rows.flag(apology), PROTOCOL_PHRASES["apology"] + " in getting back to you."))
     return lines
 
 
-def solution_line(rng: np.random.Generator, offered: BoolArray) -> pl.Expr:
-    n = offered.size
-    return pl.when(flag(offered)).then(pick(rng, _SOLUTIONS, n)).otherwise(pick(rng, _NO_SOLUTION, n))
+def solution_line(rows: RowColumns, offered: BoolArray) -> pl.Expr:
+    return pl.when(rows.flag(offered)).then(rows.pick(_SOLUTIONS)).otherwise(rows.pick(_NO_SOLUTION))
 
 
-def sign_off(agent_first: pl.Expr, thanks: BoolArray | None = None) -> list[pl.Expr]:
+def sign_off(rows: RowColumns, agent_first: pl.Expr, thanks: BoolArray | None = None) -> list[pl.Expr]:
     lines: list[pl.Expr] = []
     if thanks is not None:
-        lines.append(_when(flag(thanks), PROTOCOL_PHRASES["thanks"] + "."))
+        lines.append(_when(rows.flag(thanks), PROTOCOL_PHRASES["thanks"] + "."))
     lines.append(pl.concat_str([pl.lit("Kind regards,\n"), agent_first]))
     return lines
 
 
 def first_reply_middle(
-    rng: np.random.Generator,
+    rows: RowColumns,
     kind: IntArray,
     offered: BoolArray,
     promise: BoolArray,
     promise_date: pl.Expr,
 ) -> list[pl.Expr]:
     """Kind: 0 solved at once, 1 waiting for the customer, 2 waiting for a third party, 3 working on it."""
-    n = kind.size
-    k = pl.lit(pl.Series(kind))
+    k = rows.add(kind)
     main = (
         pl.when(k == 0)
-        .then(solution_line(rng, offered))
+        .then(solution_line(rows, offered))
         .when(k == 1)
-        .then(pick(rng, _ASK_INFO, n))
+        .then(rows.pick(_ASK_INFO))
         .when(k == 2)
-        .then(pick(rng, _THIRD_PARTY, n))
-        .otherwise(pick(rng, _WORKING, n))
+        .then(rows.pick(_THIRD_PARTY))
+        .otherwise(rows.pick(_WORKING))
     )
-    promise_line = pl.when(flag(promise)).then(
+    promise_line = pl.when(rows.flag(promise)).then(
         pl.concat_str([pl.lit(PROTOCOL_PHRASES["follow_up_promise"] + " "), promise_date, pl.lit(".")])
     )
     return [main, promise_line]
 
 
-def follow_up_text(rng: np.random.Generator, n: int) -> pl.Expr:
-    return pick(rng, _FOLLOW_UP, n)
+def follow_up_text(rows: RowColumns) -> pl.Expr:
+    return rows.pick(_FOLLOW_UP)
 
 
-def reopen_reply(rng: np.random.Generator, n: int) -> pl.Expr:
-    return pick(rng, _REOPEN_REPLY, n)
+def reopen_reply(rows: RowColumns) -> pl.Expr:
+    return rows.pick(_REOPEN_REPLY)
 
 
-def internal_note(rng: np.random.Generator, n: int) -> pl.Expr:
-    return pick(rng, _NOTES, n)
+def internal_note(rows: RowColumns) -> pl.Expr:
+    return rows.pick(_NOTES)
 
 
 def first_names(numbers: npt.NDArray[np.int64], pool: tuple[str, ...]) -> pl.Series:

@@ -96,7 +96,7 @@ def test_events_are_stored_once_and_read_in_order(engine: sa.Engine) -> None:
 
 
 def test_events_need_their_interaction(engine: sa.Engine) -> None:
-    with pytest.raises(Exception, match="(?i)foreign key"), engine.begin() as conn:
+    with pytest.raises(Exception, match=r"(?i)foreign key"), engine.begin() as conn:
         insert_events(conn, events_frame([event("generic:missing", BASE, "agent_reply")]))
 
 

@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('review_id', sa.String(length=64), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.String(length=100), nullable=False),
+    sa.Column('position', sa.SmallInteger(), nullable=False),
     sa.Column('rating', sa.SmallInteger(), nullable=True),
     sa.Column('comment', sa.Text(), server_default='', nullable=False),
     sa.ForeignKeyConstraint(['review_id', 'revision'], ['audit_review_revisions.review_id', 'audit_review_revisions.revision'], name='fk_audit_item_ratings_review_id_audit_review_revisions', ondelete='CASCADE'),
