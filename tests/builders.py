@@ -45,8 +45,14 @@ def interactions_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def event(interaction_id: str, at: datetime, type_: str, **overrides: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"interaction_id": interaction_id, "at": at, "type": type_, "status": None,
-                           "author": "ann", "body": None}
+    row: dict[str, Any] = {
+        "interaction_id": interaction_id,
+        "at": at,
+        "type": type_,
+        "status": None,
+        "author": "ann",
+        "body": None,
+    }
     row.update(overrides)
     return row
 

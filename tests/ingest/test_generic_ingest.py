@@ -23,17 +23,51 @@ from storage.db import make_engine, upgrade
 from storage.repo import read_events, read_interactions
 from storage.runs import read_quarantine, read_runs
 
-HEADER = ["external_id", "channel", "location", "team", "agent", "customer", "priority", "status", "subject",
-          "created_at", "first_response_at", "resolved_at", "closed_at", "updated_at", "reopens", "csat", "nps",
-          "ces", "tags"]
+HEADER = [
+    "external_id",
+    "channel",
+    "location",
+    "team",
+    "agent",
+    "customer",
+    "priority",
+    "status",
+    "subject",
+    "created_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "updated_at",
+    "reopens",
+    "csat",
+    "nps",
+    "ces",
+    "tags",
+]
 
 
 def good_row(i: int, **overrides: Any) -> dict[str, Any]:
-    row = {"external_id": str(i), "channel": "email", "location": "London", "team": "Billing", "agent": "ann",
-           "customer": f"c{i}", "priority": "high", "status": "solved", "subject": "Invoice",
-           "created_at": "2026-01-05T09:00:00Z", "first_response_at": "2026-01-05T09:30:00+00:00",
-           "resolved_at": "2026-01-05T12:00:00Z", "closed_at": "", "updated_at": "2026-01-05T12:00:00Z",
-           "reopens": "0", "csat": "5", "nps": "9", "ces": "6", "tags": "vip|refund"}
+    row = {
+        "external_id": str(i),
+        "channel": "email",
+        "location": "London",
+        "team": "Billing",
+        "agent": "ann",
+        "customer": f"c{i}",
+        "priority": "high",
+        "status": "solved",
+        "subject": "Invoice",
+        "created_at": "2026-01-05T09:00:00Z",
+        "first_response_at": "2026-01-05T09:30:00+00:00",
+        "resolved_at": "2026-01-05T12:00:00Z",
+        "closed_at": "",
+        "updated_at": "2026-01-05T12:00:00Z",
+        "reopens": "0",
+        "csat": "5",
+        "nps": "9",
+        "ces": "6",
+        "tags": "vip|refund",
+    }
     row.update(overrides)
     return row
 
@@ -117,16 +151,44 @@ def test_formats_load_identically(engine: sa.Engine, tmp_path: Path) -> None:
 def test_events_load_and_orphans_are_quarantined(engine: sa.Engine, tmp_path: Path) -> None:
     write_csv(tmp_path / "interactions.csv", [good_row(1)])
     header = ["interaction_id", "at", "type", "status", "author", "body"]
-    write_csv(tmp_path / "events.csv", [
-        {"interaction_id": "generic:1", "at": "2026-01-05T09:00:00Z", "type": "customer_message",
-         "status": "", "author": "c1", "body": "Hello, <b>help</b>"},
-        {"interaction_id": "generic:1", "at": "2026-01-05T12:00:00Z", "type": "status_change",
-         "status": "solved", "author": "ann", "body": ""},
-        {"interaction_id": "generic:99", "at": "2026-01-05T12:00:00Z", "type": "agent_reply",
-         "status": "", "author": "ann", "body": "hi"},
-        {"interaction_id": "generic:1", "at": "2026-01-05T12:00:00Z", "type": "status_change",
-         "status": "", "author": "ann", "body": ""},
-    ], header)
+    write_csv(
+        tmp_path / "events.csv",
+        [
+            {
+                "interaction_id": "generic:1",
+                "at": "2026-01-05T09:00:00Z",
+                "type": "customer_message",
+                "status": "",
+                "author": "c1",
+                "body": "Hello, <b>help</b>",
+            },
+            {
+                "interaction_id": "generic:1",
+                "at": "2026-01-05T12:00:00Z",
+                "type": "status_change",
+                "status": "solved",
+                "author": "ann",
+                "body": "",
+            },
+            {
+                "interaction_id": "generic:99",
+                "at": "2026-01-05T12:00:00Z",
+                "type": "agent_reply",
+                "status": "",
+                "author": "ann",
+                "body": "hi",
+            },
+            {
+                "interaction_id": "generic:1",
+                "at": "2026-01-05T12:00:00Z",
+                "type": "status_change",
+                "status": "",
+                "author": "ann",
+                "body": "",
+            },
+        ],
+        header,
+    )
     report = run_batches(engine, "t", read_batches(tmp_path))
     assert report.counts.events_inserted == 2
     assert read_events(engine)["body"].to_list()[0] == "Hello, <b>help</b>"
@@ -137,7 +199,11 @@ def test_events_load_and_orphans_are_quarantined(engine: sa.Engine, tmp_path: Pa
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("interactions.csv", "external_id,created_at,colour\n1,2026-01-01T00:00:00Z,red\n", "unknown column(s) colour"),
+        (
+            "interactions.csv",
+            "external_id,created_at,colour\n1,2026-01-01T00:00:00Z,red\n",
+            "unknown column(s) colour",
+        ),
         ("interactions.csv", "channel\nemail\n", "missing required column(s) external_id, created_at"),
         ("interactions.parquet", "not parquet at all", "cannot read parquet"),
         ("notes.txt", "hello", "not a generic import file"),
@@ -179,17 +245,21 @@ def test_cli_ingest_prints_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 # --- properties ---------------------------------------------------------------------------------------------
 
-ts = st.datetimes(min_value=__import__("datetime").datetime(2025, 1, 1),
-                  max_value=__import__("datetime").datetime(2026, 12, 31)).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
-row_strategy = st.fixed_dictionaries({
-    "external_id": st.sampled_from(["1", "2", "3", "4", "5", ""]),
-    "channel": st.sampled_from(["email", "chat", "phone", "fax"]),
-    "priority": st.sampled_from(["urgent", "high", "normal", "low"]),
-    "created_at": st.one_of(ts, st.just("2026-01-01 10:00:00")),
-    "updated_at": ts,
-    "csat": st.sampled_from(["", "1", "3", "5", "7"]),
-    "subject": st.text(alphabet="abc ,\"\n", max_size=6),
-})
+ts = st.datetimes(
+    min_value=__import__("datetime").datetime(2025, 1, 1),
+    max_value=__import__("datetime").datetime(2026, 12, 31),
+).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
+row_strategy = st.fixed_dictionaries(
+    {
+        "external_id": st.sampled_from(["1", "2", "3", "4", "5", ""]),
+        "channel": st.sampled_from(["email", "chat", "phone", "fax"]),
+        "priority": st.sampled_from(["urgent", "high", "normal", "low"]),
+        "created_at": st.one_of(ts, st.just("2026-01-01 10:00:00")),
+        "updated_at": ts,
+        "csat": st.sampled_from(["", "1", "3", "5", "7"]),
+        "subject": st.text(alphabet='abc ,"\n', max_size=6),
+    }
+)
 
 
 def _ingest(tmp: Path, rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame, Any, Any]:
@@ -225,5 +295,7 @@ def test_ingest_is_idempotent_order_independent_and_loses_nothing(
     for index, row in enumerate(rows, start=2):
         assert row["external_id"] in stored_ids or index in quarantined_rows
     assert first.counts.read == len(rows)
-    assert first.counts.inserted + first.counts.updated + first.counts.unchanged + first.counts.quarantined \
+    assert (
+        first.counts.inserted + first.counts.updated + first.counts.unchanged + first.counts.quarantined
         >= len(stored_ids)
+    )

@@ -37,8 +37,20 @@ def test_sqlite_pragmas(tmp_path) -> None:
 
 
 def test_round_trip_keeps_every_field(engine: sa.Engine) -> None:
-    rows = [interaction("1"), interaction("2", csat=None, nps=None, ces=None, tags=[], resolved_at=None,
-                                          first_response_at=None, status="open", channel="chat")]
+    rows = [
+        interaction("1"),
+        interaction(
+            "2",
+            csat=None,
+            nps=None,
+            ces=None,
+            tags=[],
+            resolved_at=None,
+            first_response_at=None,
+            status="open",
+            channel="chat",
+        ),
+    ]
     with engine.begin() as conn:
         upsert_interactions(conn, interactions_frame(rows))
     got = read_interactions(engine).sort("interaction_id")
@@ -82,11 +94,13 @@ def test_batches_larger_than_lookup_chunk(engine: sa.Engine) -> None:
 def test_events_are_stored_once_and_read_in_order(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         upsert_interactions(conn, interactions_frame([interaction("1"), interaction("2")]))
-        evs = events_frame([
-            event("generic:1", BASE + timedelta(minutes=30), "agent_reply", body="Hi"),
-            event("generic:1", BASE, "customer_message", author="cust", body="Help"),
-            event("generic:2", BASE, "status_change", status="open"),
-        ])
+        evs = events_frame(
+            [
+                event("generic:1", BASE + timedelta(minutes=30), "agent_reply", body="Hi"),
+                event("generic:1", BASE, "customer_message", author="cust", body="Help"),
+                event("generic:2", BASE, "status_change", status="open"),
+            ]
+        )
         assert insert_events(conn, evs) == 3
         assert insert_events(conn, evs) == 0
     got = read_events(engine)
@@ -105,7 +119,9 @@ def test_bookmark_and_runs(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         runs.set_bookmark(conn, "zendesk", "cursor-1", BASE)
         runs.set_bookmark(conn, "zendesk", "cursor-2", BASE)
-    runs.finish_run(engine, run_id, "succeeded", runs.RunCounts(read=3, inserted=2), BASE + timedelta(minutes=1))
+    runs.finish_run(
+        engine, run_id, "succeeded", runs.RunCounts(read=3, inserted=2), BASE + timedelta(minutes=1)
+    )
     assert runs.get_bookmark(engine, "zendesk") == "cursor-2"
     table = runs.read_runs(engine)
     assert table.select("connector", "status", "read", "inserted").row(0) == ("zendesk", "succeeded", 3, 2)
