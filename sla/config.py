@@ -224,7 +224,7 @@ class SlaConfig(StrictModel):
     team_calendars: dict[str, str] = Field(default_factory=dict, description="team -> calendar name")
     policies: list[SlaPolicy] = Field(default_factory=list, description="first match wins, in this order")
     fallback: SlaPolicy = Field(default_factory=_default_fallback, description="used when no policy matches")
-    history_from: date = Field(default=date(2000, 1, 1), description="earliest date the calendars cover")
+    history_from: date = Field(default=date(2015, 1, 1), description="earliest date the calendars cover")
     horizon_days: int = Field(
         default=1100, ge=30, description="days after `now` the calendars cover (due times)"
     )

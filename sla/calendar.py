@@ -1,0 +1,270 @@
+"""Business time as a cumulative clock.
+
+For each calendar we precompute, for every UTC day of the covered range, the business microseconds before
+that day and the (at most ``k``) business intervals inside it. Business time at an instant is then
+``cum[day] + sum_j clip(t - start_j, 0, end_j - start_j)``: a gather and a few arithmetic expressions, no
+loop over days and no sort. The inverse (when does the clock reach x?) is a ``search_sorted`` on the same
+cumulative column.
+
+Local time exists only here: opening hours are wall-clock intervals of a local date, and an instant is
+business time when its wall-clock time in the calendar's zone lies inside an opening interval of that date
+(intervals that cross midnight belong to the date they start on). Across DST changes this is exact: a
+skipped wall hour holds no business time, a repeated one counts twice.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+import numpy as np
+import polars as pl
+
+from sla.config import CalendarConfig, SlaConfig
+
+US_PER_SECOND = 1_000_000
+US_PER_MINUTE = 60 * US_PER_SECOND
+US_PER_DAY = 86_400 * US_PER_SECOND
+_EPOCH = datetime(1970, 1, 1)
+
+
+@lru_cache(maxsize=64)
+def zone_pieces(zone_name: str, first_day: int, last_day: int) -> tuple[list[int], list[int]]:
+    """UTC start (µs) of each constant-offset piece of ``zone_name`` over the days, and its offset (µs)."""
+    zone = ZoneInfo(zone_name)
+
+    def offset_at(second: int) -> int:
+        moment = datetime.fromtimestamp(second, UTC).astimezone(zone)
+        delta = moment.utcoffset()
+        assert delta is not None
+        return int(delta.total_seconds()) * US_PER_SECOND
+
+    step = 6 * 3600  # no zone changes its offset twice within six hours
+    start, stop = (first_day - 2) * 86_400, (last_day + 2) * 86_400
+    starts, offsets = [start * US_PER_SECOND], [offset_at(start)]
+    previous = offsets[0]
+    for second in range(start + step, stop + step, step):
+        current = offset_at(second)
+        if current != previous:
+            low, high = second - step, second  # offset(low) == previous, offset(high) == current
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset_at(middle) == previous:
+                    low = middle
+                else:
+                    high = middle
+            starts.append(high * US_PER_SECOND)
+            offsets.append(current)
+            previous = current
+    return starts, offsets
+
+
+def closed_dates(calendar: CalendarConfig, first: date, last: date) -> set[date]:
+    closed = {d for d in calendar.closed_dates if first <= d <= last}
+    years = list(range(first.year, last.year + 1))
+    for source in calendar.holidays:
+        closed.update(
+            holidays.country_holidays(source.country, subdiv=source.subdivision, years=years).keys()
+        )
+    return closed
+
+
+def wall_intervals(calendar: CalendarConfig, first: date, last: date) -> list[tuple[int, int]]:
+    """Opening intervals of each local date from ``first`` to ``last``, as naive wall-clock µs."""
+    weekly = calendar.weekly_minutes()
+    closed = closed_dates(calendar, first, last)
+    special = {exc.date: sorted(_minutes(exc.hours)) for exc in calendar.exceptions}
+    out: list[tuple[int, int]] = []
+    day = first
+    while day <= last:
+        if day in special:
+            todays = special[day]
+        elif day in closed:
+            todays = []
+        else:
+            todays = weekly.get(day.weekday(), [])
+        midnight = (day - _EPOCH.date()).days * US_PER_DAY
+        out.extend((midnight + a * US_PER_MINUTE, midnight + b * US_PER_MINUTE) for a, b in todays)
+        day += timedelta(days=1)
+    return out
+
+
+def _minutes(texts: list[str]) -> list[tuple[int, int]]:
+    from sla.config import parse_hours
+
+    return [parse_hours(t) for t in texts]
+
+
+def utc_intervals(calendar: CalendarConfig, first_day: int, last_day: int) -> list[tuple[int, int]]:
+    """Business intervals in UTC µs, sorted and disjoint, for UTC days ``first_day .. last_day``."""
+    first = _EPOCH.date() + timedelta(days=first_day - 1)
+    last = _EPOCH.date() + timedelta(days=last_day + 1)
+    starts, offsets = zone_pieces(calendar.timezone, first_day, last_day)
+    ends = [*starts[1:], (last_day + 3) * US_PER_DAY]
+    out: list[tuple[int, int]] = []
+    for wall_start, wall_end in wall_intervals(calendar, first, last):
+        # {t : wall(t) in [wall_start, wall_end)} piece by piece; a piece with offset o maps t -> t + o.
+        lo = bisect.bisect_right(starts, wall_start - 15 * 3600 * US_PER_SECOND) - 1
+        hi = bisect.bisect_right(starts, wall_end + 15 * 3600 * US_PER_SECOND)
+        for i in range(max(lo, 0), hi):
+            a = max(wall_start - offsets[i], starts[i])
+            b = min(wall_end - offsets[i], ends[i])
+            if a < b:
+                out.append((a, b))
+    out.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in out:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    lo_us, hi_us = first_day * US_PER_DAY, (last_day + 1) * US_PER_DAY
+    return [(max(a, lo_us), min(b, hi_us)) for a, b in merged if b > lo_us and a < hi_us]
+
+
+@dataclass(frozen=True)
+class CalendarTable:
+    """Per-UTC-day cumulative business time of every calendar, ready for gathers in polars expressions."""
+
+    names: list[str]
+    first_day: int  # UTC day number (days since 1970-01-01) of row 0 of each calendar block
+    n_days: int
+    identity: np.ndarray  # bool per calendar: business time == calendar time (24/7 without closures)
+    cum: np.ndarray  # int64, business µs before each day, per calendar block
+    starts: np.ndarray  # int64 (k, C * n_days): interval starts, µs since epoch (padded with the day start)
+    ends: np.ndarray
+    search_key: np.ndarray  # calendar index * stride + cum: sorted over the whole table
+
+    @property
+    def stride(self) -> int:
+        return (self.n_days + 1) * US_PER_DAY
+
+    def index_of(self, name: str) -> int:
+        return self.names.index(name)
+
+    def business_us(self, calendar: pl.Expr, instant: pl.Expr) -> pl.Expr:
+        """Business µs of ``calendar`` (index, Int) up to ``instant`` (UTC datetime); null outside the range.
+
+        >>> table.business_us(pl.col("cal"), pl.col("b")) - table.business_us(pl.col("cal"), pl.col("a"))
+        """
+        t = instant.cast(pl.Int64)
+        cal = calendar.cast(pl.Int64)
+        day = t.floordiv(US_PER_DAY) - self.first_day
+        in_range = (day >= 0) & (day < self.n_days)
+        row = cal * self.n_days + day.clip(0, self.n_days - 1)
+        total = pl.lit(pl.Series(self.cum)).gather(row)
+        for j in range(self.starts.shape[0]):
+            start = pl.lit(pl.Series(self.starts[j])).gather(row)
+            end = pl.lit(pl.Series(self.ends[j])).gather(row)
+            total = total + (t - start).clip(0, None).clip(None, end - start)
+        identity = pl.lit(pl.Series(self.identity)).gather(cal)
+        return pl.when(identity).then(t).when(in_range).then(total).otherwise(None)
+
+    def search_row(self, calendar: pl.Expr, business: pl.Expr) -> pl.Expr:
+        """Table row of the day in which ``calendar``'s clock reaches ``business`` µs. Materialise it as a
+        column before :meth:`instant_at` (the binary search is a numpy call, evaluated once that way)."""
+        keys = self.search_key
+
+        def search(values: pl.Series) -> pl.Series:
+            return pl.Series(np.searchsorted(keys, values.to_numpy(), side="left").astype(np.int64))
+
+        needle = (calendar.cast(pl.Int64) * self.stride + business.cast(pl.Int64)).fill_null(-1)
+        return needle.map_batches(search, return_dtype=pl.Int64) - 1
+
+    def instant_at(self, calendar: pl.Expr, business: pl.Expr, row: pl.Expr) -> pl.Expr:
+        """The UTC instant at which ``calendar``'s clock reaches ``business`` µs (inverse of
+        :meth:`business_us`), given ``row`` from :meth:`search_row`; null beyond the covered range."""
+        cal = calendar.cast(pl.Int64)
+        x = business.cast(pl.Int64)
+        valid = (row >= cal * self.n_days) & (row < (cal + 1) * self.n_days)
+        safe = row.clip(0, len(self.cum) - 1)
+        remaining = x - pl.lit(pl.Series(self.cum)).gather(safe)
+        before = pl.lit(0, pl.Int64)
+        chain: Any = None
+        for j in range(self.starts.shape[0]):
+            start = pl.lit(pl.Series(self.starts[j])).gather(safe)
+            length = pl.lit(pl.Series(self.ends[j])).gather(safe) - start
+            hit = (remaining > before) & (remaining <= before + length)
+            value = start + (remaining - before)
+            chain = pl.when(hit).then(value) if chain is None else chain.when(hit).then(value)
+            before = before + length
+        identity = pl.lit(pl.Series(self.identity)).gather(cal)
+        found = pl.when(identity).then(x).when(valid).then(chain.otherwise(None)).otherwise(None)
+        return found.cast(pl.Datetime("us", "UTC"))
+
+    def with_instant(self, frame: pl.LazyFrame, calendar: str, business: str, alias: str) -> pl.LazyFrame:
+        """Add column ``alias``: the instant the clock of calendar column ``calendar`` reaches column
+        ``business`` (µs)."""
+        return (
+            frame.with_columns(self.search_row(pl.col(calendar), pl.col(business)).alias("_day_row"))
+            .with_columns(
+                self.instant_at(pl.col(calendar), pl.col(business), pl.col("_day_row")).alias(alias)
+            )
+            .drop("_day_row")
+        )
+
+
+def _day_number(day: date) -> int:
+    return (day - _EPOCH.date()).days
+
+
+def _is_identity(calendar: CalendarConfig) -> bool:
+    return calendar.always_open and not (calendar.holidays or calendar.closed_dates or calendar.exceptions)
+
+
+def build_table(calendars: dict[str, CalendarConfig], first: date, last: date) -> CalendarTable:
+    """Precompute the business clock of each calendar for the UTC days ``first .. last``."""
+    names = sorted(calendars)
+    first_day, last_day = _day_number(first), _day_number(last)
+    n_days = last_day - first_day + 1
+    per_calendar: list[list[list[tuple[int, int]]]] = []
+    k = 1
+    for name in names:
+        days: list[list[tuple[int, int]]] = [[] for _ in range(n_days)]
+        if not _is_identity(calendars[name]):
+            for a, b in utc_intervals(calendars[name], first_day, last_day):
+                while a < b:  # split at UTC midnights
+                    day = a // US_PER_DAY
+                    cut = min(b, (day + 1) * US_PER_DAY)
+                    days[day - first_day].append((a, cut))
+                    a = cut
+        k = max(k, *(len(d) for d in days))
+        per_calendar.append(days)
+    rows = len(names) * n_days
+    day_starts = np.tile((np.arange(n_days, dtype=np.int64) + first_day) * US_PER_DAY, len(names))
+    starts = np.tile(day_starts, (k, 1))
+    ends = starts.copy()
+    lengths = np.zeros(rows, dtype=np.int64)
+    for c, days in enumerate(per_calendar):
+        for d, intervals in enumerate(days):
+            row = c * n_days + d
+            for j, (a, b) in enumerate(intervals):
+                starts[j, row], ends[j, row] = a, b
+                lengths[row] += b - a
+    cum = np.zeros(rows, dtype=np.int64)
+    stride = (n_days + 1) * US_PER_DAY
+    for c in range(len(names)):
+        block = slice(c * n_days, (c + 1) * n_days)
+        cum[block] = np.concatenate([[0], np.cumsum(lengths[block])[:-1]])
+    search_key = np.repeat(np.arange(len(names), dtype=np.int64) * stride, n_days) + cum
+    identity = np.array([_is_identity(calendars[n]) for n in names], dtype=bool)
+    return CalendarTable(names, first_day, n_days, identity, cum, starts, ends, search_key)
+
+
+_TABLES: dict[tuple[str, date, date], CalendarTable] = {}
+
+
+def table_for(config: SlaConfig, now: datetime) -> CalendarTable:
+    """The calendar table covering ``config.history_from`` to ``now + horizon_days`` (cached per config)."""
+    last = (now.astimezone(UTC) + timedelta(days=config.horizon_days)).date()
+    key = (config.model_dump_json(include={"calendars"}), config.history_from, last)
+    if key not in _TABLES:
+        if len(_TABLES) > 16:
+            _TABLES.clear()
+        _TABLES[key] = build_table(config.calendars, config.history_from, last)
+    return _TABLES[key]
