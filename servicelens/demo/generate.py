@@ -39,7 +39,7 @@ from servicelens.model import EVENT_SCHEMA, INTERACTION_SCHEMA, UTC_DATETIME, Ev
 
 SYSTEM_AUTHOR = "system"
 # Interactions built and written per step; part of the file layout, so fixed for byte-identical output.
-CHUNK_INTERACTIONS = 100_000
+CHUNK_INTERACTIONS = 50_000
 _NEVER = np.iinfo(np.int64).max
 
 
@@ -102,7 +102,7 @@ class DemoPlan:
 
     def chunk(self, start: int, length: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Interactions ``start`` to ``start + length`` and all of their events, in canonical types."""
-        table = self.rows.frame(start, length).with_columns(**self.base)
+        table = self.rows.frame(start, length).with_columns(**self.base).with_row_index("_row")
         frames = []
         for seq, slot in enumerate(self.slots):
             author = {"agent": pl.col("agent"), "customer": pl.col("customer")}.get(
@@ -111,7 +111,7 @@ class DemoPlan:
             status = slot.status if isinstance(slot.status, pl.Expr) else pl.lit(slot.status, dtype=pl.String)
             body = slot.body if slot.body is not None else pl.lit(None, dtype=pl.String)
             frames.append(
-                table.select(
+                table.filter(slot.keep_column).select(
                     pl.col("interaction_id"),
                     slot.at_column.alias("at"),
                     pl.lit(slot.type.value).alias("type"),
@@ -119,8 +119,8 @@ class DemoPlan:
                     author.alias("author"),
                     body.alias("body"),
                     pl.lit(seq, dtype=pl.Int32).alias("_seq"),
-                    pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-                ).filter(slot.keep_column)
+                    pl.col("_row"),
+                )
             )
         events = pl.concat(frames).sort("_row", "_seq").drop("_row", "_seq")
         return self.interactions.slice(start, length), events.cast(EVENT_SCHEMA)  # type: ignore[arg-type]

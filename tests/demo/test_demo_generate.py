@@ -192,3 +192,14 @@ def test_every_site_has_a_calendar_that_resolves() -> None:
             str(calendar["country"]), subdiv=calendar["subdivision"], years=date.today().year
         )
         assert len(country_holidays) > 0, name
+
+
+def test_chunked_files_hold_exactly_the_tables_built_at_once(tmp_path: Path) -> None:
+    from polars.testing import assert_frame_equal
+
+    from servicelens.demo import generate_frames
+
+    generate_demo(tmp_path, interactions=1_500, seed=9, end=DEMO_END, chunk_size=400)
+    interactions, events = generate_frames(1_500, 9, DEMO_END)
+    assert_frame_equal(pl.read_parquet(tmp_path / "interactions.parquet"), interactions)
+    assert_frame_equal(pl.read_parquet(tmp_path / "events.parquet"), events)

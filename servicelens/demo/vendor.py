@@ -1,0 +1,69 @@
+"""The demo organisation in its helpdesks' own export formats, one folder per helpdesk.
+
+Each site ran Zendesk or Freshdesk before the merger onto one reporting platform (``Location.helpdesk``).
+For every chunk of interactions one file per helpdesk is written, ``<source>/sync-0001.jsonl``, in the
+layout of an Airbyte-style sync (``{"stream", "data", "emitted_at"}`` per line) whose records are the
+vendors' API objects. Each file holds every stream its tickets need (names, metrics, ratings, history), so
+the real parsers in ``connectors/`` can read it on its own. See docs/demo.md for the field mapping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from servicelens.demo import freshdesk_export, zendesk_export
+from servicelens.demo.organisation import LOCATIONS
+
+# helpdesk -> (connector kind, writer of one chunk)
+HELPDESKS = {
+    "zendesk": ("zendesk_files", zendesk_export.write_chunk),
+    "freshdesk": ("freshdesk_files", freshdesk_export.write_chunk),
+}
+
+
+def helpdesk_sources() -> dict[str, str]:
+    """``source`` value -> helpdesk, for the helpdesks the demo sites ran on."""
+    return {f"demo-{loc.helpdesk}": loc.helpdesk for loc in LOCATIONS}
+
+
+class VendorExportWriter:
+    """Writes each chunk of the organisation into one export file per helpdesk."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.files: list[Path] = []
+
+    def write(self, number: int, interactions: pl.DataFrame, events: pl.DataFrame) -> None:
+        for source, helpdesk in helpdesk_sources().items():
+            rows = interactions.filter(pl.col("source") == source)
+            if rows.is_empty():
+                continue
+            history = events.filter(pl.col("interaction_id").str.starts_with(source + ":"))
+            folder = self.out_dir / source
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"sync-{number:04d}.jsonl"
+            lines = HELPDESKS[helpdesk][1](rows, history)
+            with path.open("w", encoding="utf-8", newline="\n") as handle:
+                for line in lines:
+                    handle.write(line)
+                    handle.write("\n")
+            self.files.append(path)
+
+
+def vendor_connectors(out_dir: Path) -> list[dict[str, Any]]:
+    """Config entries (``connectors:`` list items) that read the folders written by :class:`VendorExportWriter`.
+
+    Each connector's ``source`` is the demo source name, so interaction ids are the same as in the generic
+    format (``demo-zendesk:10001``).
+    """
+    entries = []
+    for source, helpdesk in sorted(helpdesk_sources().items()):
+        folder = out_dir / source
+        if folder.is_dir():
+            entries.append(
+                {"kind": HELPDESKS[helpdesk][0], "name": source, "source": source, "path": str(folder)}
+            )
+    return entries
