@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import plotly.graph_objects as go
 import polars as pl
@@ -72,6 +72,27 @@ TILES = (
 )
 
 
+# With stored SLA results the two durations are business time: the opening hours of each interaction's
+# calendar, as the SLA clocks count them; without them they fall back to calendar time.
+BUSINESS_TIME_EXPLANATIONS = {
+    "median_first_response_minutes": "Median business time (opening hours of the interaction's SLA calendar) "
+    "from creation to the first public agent reply.",
+    "median_resolution_minutes": "Median business time the resolution clock counted (opening hours, waiting "
+    "on the customer excluded, reopens added up) among resolved interactions.",
+}
+
+
+def tiles_for(business_time: bool) -> tuple[Tile, ...]:
+    if not business_time:
+        return TILES
+    return tuple(
+        replace(tile, explanation=BUSINESS_TIME_EXPLANATIONS[tile.kpi])
+        if tile.kpi in BUSINESS_TIME_EXPLANATIONS
+        else tile
+        for tile in TILES
+    )
+
+
 def tile_caption(tile: Tile, row: dict[str, float | int | None]) -> str:
     n = int(row["n"] or 0)
     if tile.kpi == "volume":
@@ -84,8 +105,9 @@ def tile_caption(tile: Tile, row: dict[str, float | int | None]) -> str:
     return f"{note} · 95% CI {_format.interval(tile.bound(row['ci_low']), tile.bound(row['ci_high']))}"
 
 
-def headline_tiles(results: dict[str, pl.DataFrame]) -> None:
-    rows = [TILES[:4], TILES[4:]]
+def headline_tiles(results: dict[str, pl.DataFrame], business_time: bool = False) -> None:
+    tiles = tiles_for(business_time)
+    rows = [tiles[:4], tiles[4:]]
     for tiles in rows:
         for column, tile in zip(st.columns(4), tiles, strict=False):
             row = results[f"headline.{tile.kpi}"].row(0, named=True)
@@ -148,7 +170,10 @@ def _with_interval(frame: pl.DataFrame, name: str, scale: float = 100.0) -> pl.D
     )
 
 
-def breakdown_table(results: dict[str, pl.DataFrame]) -> pl.DataFrame:
+FIRST_RESPONSE_COLUMN = {False: "Median first response (min)", True: "Median first response (business min)"}
+
+
+def breakdown_table(results: dict[str, pl.DataFrame], business_time: bool = False) -> pl.DataFrame:
     """One row per location and team, in name order (not a ranking): each rate with its n and interval."""
     keys = ["location", "team"]
     table = results["breakdown.volume"].select(*keys, pl.col("n").alias("Interactions"))
@@ -158,7 +183,7 @@ def breakdown_table(results: dict[str, pl.DataFrame]) -> pl.DataFrame:
         )
     first_response = results["breakdown.median_first_response_minutes"].select(
         *keys,
-        pl.col("value").alias("Median first response (min)"),
+        pl.col("value").alias(FIRST_RESPONSE_COLUMN[business_time]),
         pl.col("n").alias("First response n"),
     )
     table = table.join(first_response, on=keys, how="left", nulls_equal=True)
@@ -184,8 +209,16 @@ def render() -> None:
         return
     metrics = _data.metrics_settings()
     results = _data.overview_kpis(url, filters, metrics.fcr_window_days, metrics.quantile_interpolation)
-    st.caption(f"{filters.describe()} · FCR repeat window {metrics.fcr_window_days} days")
-    headline_tiles(results)
+    business = _data.overview_business_medians(url, filters, metrics.quantile_interpolation)
+    if business is not None:
+        results = {**results, **business}
+    durations = (
+        "response and resolution times in business hours (SLA clocks)"
+        if business is not None
+        else "response and resolution times in calendar time (no SLA results yet: `servicelens sla evaluate`)"
+    )
+    st.caption(f"{filters.describe()} · FCR repeat window {metrics.fcr_window_days} days · {durations}")
+    headline_tiles(results, business is not None)
 
     st.subheader("Weekly volume and CSAT")
     st.plotly_chart(trend_chart(results), width="stretch")
@@ -196,7 +229,7 @@ def render() -> None:
         f"intervals overlap, the difference may be chance. ⚠ marks rates on fewer than {SMALL_N} answers."
     )
     st.dataframe(
-        breakdown_table(results),
+        breakdown_table(results, business is not None),
         hide_index=True,
         width="stretch",
         column_config={
@@ -204,7 +237,7 @@ def render() -> None:
             "team": "Team",
             "CSAT %": st.column_config.NumberColumn(format="%.1f"),
             "FCR %": st.column_config.NumberColumn(format="%.1f"),
-            "Median first response (min)": st.column_config.NumberColumn(format="%.0f"),
+            FIRST_RESPONSE_COLUMN[business is not None]: st.column_config.NumberColumn(format="%.0f"),
         },
     )
 

@@ -43,10 +43,10 @@ class Schedule(StrictModel):
         if len(chosen) != 1:
             raise ValueError("give exactly one of seconds, minutes or cron")
         if self.cron is not None:
-            from apscheduler.triggers.cron import CronTrigger
+            from connectors.crontab import crontab_trigger
 
             try:
-                CronTrigger.from_crontab(self.cron)
+                crontab_trigger(self.cron)
             except ValueError as exc:
                 raise ValueError(f"cron {self.cron!r} is not a valid crontab expression: {exc}") from None
         return self
@@ -198,6 +198,9 @@ class ZendeskApiConfig(ApiConnector, VendorMapping):
 
 class FreshdeskApiConfig(ApiConnector, VendorMapping):
     kind: Literal["freshdesk_api"]
+    page_size: int = Field(
+        default=100, ge=1, le=100, description="tickets per page (Freshdesk serves at most 100)"
+    )
 
 
 AnyConnector = (

@@ -49,8 +49,38 @@ class ValidatedBatch:
         return q.select(pl.struct("file", "row").n_unique()).item() if q.height else 0
 
 
+def _prepare_timestamps(raw: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Normalise and parse each text timestamp column once (``__norm_X``, ``__parsed_X``)."""
+    text_cols = [
+        n
+        for n in names
+        if n in raw.schema and raw.schema[n] not in (pl.Null,) and not isinstance(raw.schema[n], pl.Datetime)
+    ]
+    if not text_cols:
+        return raw
+    norms = {}
+    for name in text_cols:
+        text = pl.col(name).cast(pl.String).str.strip_chars()
+        text = pl.when(text == "").then(None).otherwise(text)
+        norms[f"__norm_{name}"] = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ ]", "${1}T").str.replace(
+            r"(?i)Z$", "+00:00"
+        )
+    raw = raw.with_columns(**norms)
+    return raw.with_columns(
+        **{
+            f"__parsed_{name}": pl.col(f"__norm_{name}").str.to_datetime(
+                _TS_FORMAT, strict=False, time_unit="us", time_zone="UTC"
+            )
+            for name in text_cols
+        }
+    )
+
+
 def _timestamp(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(parsed UTC value, is-unparseable, is-timezone-less) for a timestamp column of any input dtype."""
+    """(parsed UTC value, is-unparseable, is-timezone-less) for a timestamp column of any input dtype.
+
+    Text columns must have been through :func:`_prepare_timestamps`.
+    """
     dtype = raw.schema.get(name)
     col = pl.col(name)
     if dtype is None or dtype == pl.Null:
@@ -60,13 +90,14 @@ def _timestamp(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]
         if dtype.time_zone is None:
             return pl.lit(None, dtype=UTC_DATETIME), pl.lit(False), col.is_not_null()
         return col.dt.convert_time_zone("UTC").cast(UTC_DATETIME), pl.lit(False), pl.lit(False)
-    text = col.cast(pl.String).str.strip_chars()
-    text = pl.when(text == "").then(None).otherwise(text)
-    norm = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ ]", "${1}T").str.replace(r"(?i)Z$", "+00:00")
-    has_tz = norm.str.contains(_TZ_SUFFIX)
-    parsed = norm.str.to_datetime(_TS_FORMAT, strict=False, time_unit="us", time_zone="UTC")
-    naive = text.is_not_null() & ~has_tz & norm.str.contains(r"^\d{4}-\d{2}-\d{2}")
-    bad = text.is_not_null() & parsed.is_null() & ~naive
+    norm, parsed = pl.col(f"__norm_{name}"), pl.col(f"__parsed_{name}")
+    naive = (
+        norm.is_not_null()
+        & parsed.is_null()
+        & ~norm.str.contains(_TZ_SUFFIX)
+        & norm.str.contains(r"^\d{4}-\d{2}-\d{2}")
+    )
+    bad = norm.is_not_null() & parsed.is_null() & ~naive
     return parsed, bad, naive
 
 
@@ -142,6 +173,8 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         return pl.DataFrame(schema=INTERACTION_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     raw = _ensure_provenance(raw, "<batch>")
     raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    ts_names = ["created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"]
+    raw = _prepare_timestamps(raw.with_columns(_raw=_raw_json(raw, raw_cols)), ts_names)
     values: dict[str, pl.Expr] = {}
     checks: list[tuple[str, pl.Expr, str]] = []
 
@@ -159,7 +192,6 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         )
     )
 
-    ts_names = ["created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"]
     for name in ts_names:
         parsed, bad, naive = _timestamp(name, raw)
         values[name] = parsed
@@ -181,7 +213,8 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         ("resolved_at", "resolved"),
         ("closed_at", "closed"),
     ):
-        checks.append((name, values[name] < values["created_at"], f"{label} before created"))
+        # Compared on the materialised columns (see below), so each timestamp is parsed once.
+        checks.append((name, pl.col(f"__{name}") < pl.col("__created_at"), f"{label} before created"))
 
     for name, enum, default in (("channel", Channel, "other"), ("priority", Priority, "normal")):
         text = _text(name, raw).str.to_lowercase()
@@ -219,9 +252,7 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         values[name] = _text(name, raw)
     values["tags"] = _tags(raw)
 
-    frame = raw.with_columns(_raw=_raw_json(raw, raw_cols)).with_columns(
-        **{f"__{k}": v for k, v in values.items()}
-    )
+    frame = raw.with_columns(**{f"__{k}": v for k, v in values.items()})
     checks = [(f, c.fill_null(False), r) for f, c, r in checks]
     frame = frame.with_columns(**{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)})
     problems = _collect_problems(
@@ -240,6 +271,7 @@ def validate_events(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, pl.Da
         return pl.DataFrame(schema=EVENT_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     raw = _ensure_provenance(raw, "<batch>")
     raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    raw = _prepare_timestamps(raw.with_columns(_raw=_raw_json(raw, raw_cols)), ["at"])
     at, bad_at, naive_at = _timestamp("at", raw)
     kind = _text("type", raw).str.to_lowercase()
     status = _text("status", raw).str.to_lowercase()
@@ -258,7 +290,7 @@ def validate_events(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, pl.Da
             f"status_change needs a status (allowed: {', '.join(statuses)})",
         ),
     ]
-    frame = raw.with_columns(_raw=_raw_json(raw, raw_cols)).with_columns(
+    frame = raw.with_columns(
         __interaction_id=iid,
         __at=at,
         __type=kind,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
+from servicelens.commands.audit import app as audit_app
+from servicelens.commands.common import ConfigOption, config_or_exit, ready_engine
 from servicelens.commands.ingest import ingest
 from servicelens.commands.scheduler import scheduler
-from servicelens.config import ConfigError, ServicelensConfig, load_config
+from servicelens.commands.sla import app as sla_app
 
 app = typer.Typer(
     help="servicelens: service-quality audits and SLA monitoring across locations and teams.",
@@ -19,47 +21,24 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(sla_app, name="sla")
+app.add_typer(audit_app, name="audit")
 app.command()(ingest)
 app.command("scheduler")(scheduler)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Config file (default: $SERVICELENS_CONFIG, ./servicelens.yaml, else the shipped example).",
-    ),
-]
-
-
-def _config(path: Path | None) -> ServicelensConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-
-def _engine(config: ServicelensConfig):  # type: ignore[no-untyped-def]
-    from storage.db import make_engine, upgrade
-
-    engine = make_engine(config.database.resolved_url())
-    upgrade(engine)
-    return engine
 
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Validate the config file; print every error with its path and exit non-zero if there are any."""
-    cfg = _config(config)
+    cfg = config_or_exit(config)
     typer.echo(f"config OK: {len(cfg.connectors)} connector(s)")
 
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create the database or migrate it to the latest schema (safe to run repeatedly)."""
-    cfg = _config(config)
-    _engine(cfg)
+    cfg = config_or_exit(config)
+    ready_engine(cfg)
     typer.echo(f"database ready: {_redacted(cfg.database.resolved_url())}")
 
 
@@ -78,7 +57,7 @@ def quarantine_list(
     """Show the quarantined rows (file, row, field, reason), or write them to a CSV file."""
     from storage.runs import read_quarantine
 
-    frame = read_quarantine(_engine(_config(config)), source)
+    frame = read_quarantine(ready_engine(config_or_exit(config)), source)
     if out is not None:
         frame.write_csv(out)
         typer.echo(f"{frame.height} quarantined record(s) written to {out}")
@@ -91,6 +70,9 @@ def quarantine_list(
         typer.echo(f"{where}: {rec['field'] or '-'}: {rec['reason']}")
 
 
+DemoFormats = Literal["vendor", "generic"]
+
+
 @app.command()
 def demo(
     interactions: Annotated[
@@ -98,25 +80,35 @@ def demo(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: demo.seed).")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the exports (default: demo.out_dir).")] = None,
+    formats: Annotated[
+        DemoFormats,
+        typer.Option(
+            help="vendor: Zendesk and Freshdesk exports per site; generic: the generic import format."
+        ),
+    ] = "vendor",
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when the database already has data.")
     ] = False,
-    load: Annotated[bool, typer.Option(help="Load the written exports through the real import path.")] = True,
+    load: Annotated[bool, typer.Option(help="Load the written exports through the real connectors.")] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Write a realistic demo organisation's helpdesk exports and load them through the import path.
+    """Write a realistic demo organisation's helpdesk exports and load them through the real connectors.
 
-    The organisation has 12+ locations in several time zones, 15 teams, 150 agents, a year of history with
-    status changes, reopens, survey answers and transcripts, and planted inconsistencies (see the README).
+    The organisation has 13 sites in 9 time zones, 15 teams, 150 agents, 13 months of history with status
+    changes, reopens, survey answers and transcripts, and planted inconsistencies (see the README). After
+    loading, SLA clocks are evaluated, the automatic protocol checks run on every transcript, and a first audit
+    batch of the last two weeks is drawn for the configured auditors.
     """
     import time
+    from datetime import UTC, datetime
 
-    from connectors.generic import read_batches
-    from connectors.run import run_batches
+    from servicelens.commands.audit import run_and_store_checks, sample_batch
+    from servicelens.commands.sla import evaluate_and_store
     from servicelens.demo import generate_demo
+    from servicelens.demo.load import load_demo
 
-    cfg = _config(config)
-    engine = _engine(cfg) if (load or if_empty) else None
+    cfg = config_or_exit(config)
+    engine = ready_engine(cfg) if (load or if_empty) else None
     if if_empty and engine is not None:
         with engine.connect() as conn:
             has_rows = conn.exec_driver_sql("SELECT 1 FROM interactions LIMIT 1").first() is not None
@@ -126,14 +118,34 @@ def demo(
     out_dir = out or Path(cfg.demo.out_dir)
     started = time.perf_counter()
     summary = generate_demo(
-        out_dir, interactions=interactions or cfg.demo.interactions, seed=seed or cfg.demo.seed
+        out_dir,
+        interactions=interactions or cfg.demo.interactions,
+        seed=seed or cfg.demo.seed,
+        formats=formats,
     )
     typer.echo(
-        f"wrote {summary.interactions} interactions and {summary.events} events to {out_dir} "
-        f"in {time.perf_counter() - started:.1f}s"
+        f"wrote {summary.interactions:,} interactions and {summary.events:,} events as {formats} exports "
+        f"to {out_dir} in {time.perf_counter() - started:.1f}s"
     )
     if not load or engine is None:
         return
     started = time.perf_counter()
-    report = run_batches(engine, "demo", read_batches(out_dir, source="demo"))
-    typer.echo(report.summary() + f" ({time.perf_counter() - started:.1f}s)")
+    for report in load_demo(engine, out_dir, formats):
+        typer.echo(report.summary())
+    typer.echo(f"loaded in {time.perf_counter() - started:.1f}s")
+    now = datetime.now(UTC)
+    evaluation = evaluate_and_store(engine, cfg, now)
+    typer.echo(f"evaluated {evaluation.results.height:,} SLA clocks ({evaluation.seconds:.1f}s)")
+    started = time.perf_counter()
+    checks = run_and_store_checks(engine, cfg, now)
+    typer.echo(f"ran {checks.height:,} automatic protocol checks ({time.perf_counter() - started:.1f}s)")
+    if cfg.audits.sampling.auditors:
+        sampled = sample_batch(engine, cfg, now=now, days=14, created_by="demo")
+        typer.echo(
+            f"audit batch {sampled.batch_id}: {sampled.batch.sample.height} interactions of the last 14 days "
+            f"for {', '.join(cfg.audits.sampling.auditors)}"
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -233,6 +233,37 @@ def median_resolution_minutes(
     return _median_minutes(_lazy(interactions), by, minutes, interpolation)
 
 
+def median_business_minutes(
+    sla_results: Frame,
+    interactions: Frame,
+    metric: str,
+    by: Sequence[str] = (),
+    interpolation: str = "linear",
+) -> pl.LazyFrame:
+    """Median business minutes an SLA clock counted to completion, per interaction (same interval as above).
+
+    ``sla_results`` are evaluated clocks (``sla.evaluate.evaluate``: ``interaction_id, metric, cycle,
+    elapsed_minutes, completed_at``). An interaction counts when every cycle of ``metric`` completed, with
+    the minutes of all its cycles added up: for ``first_response`` the answered interactions, for
+    ``resolution`` the resolved ones (reopens add their cycles; waiting on the customer is not counted).
+    Only ``interactions`` (and their ``by`` columns) are in scope.
+    """
+    per_interaction = (
+        _lazy(sla_results)
+        .filter(pl.col("metric").cast(pl.String) == metric)
+        .group_by("interaction_id")
+        .agg(
+            pl.when(pl.col("elapsed_minutes").null_count() == 0)
+            .then(pl.col("elapsed_minutes").sum())
+            .alias("_business_minutes"),
+            pl.col("completed_at").is_not_null().all().alias("_completed"),
+        )
+        .filter(pl.col("_completed"))
+    )
+    scoped = _lazy(interactions).join(per_interaction, on="interaction_id", how="inner")
+    return _median_minutes(scoped, by, pl.col("_business_minutes"), interpolation)
+
+
 def volume(interactions: Frame, by: Sequence[str] = ()) -> pl.LazyFrame:
     """Number of interactions. ``value == n``; no interval: it is a count of everything, not a sample."""
     agg = _aggregate(_lazy(interactions), by, [pl.len().alias("n")])

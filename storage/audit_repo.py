@@ -1,9 +1,10 @@
-"""Saving and loading the QA audit workbench: batches, reviews with their revisions, disputes, calibration
-sessions and automatic check results. Reads come back as the audit core's values or as polars frames.
+"""Saving and loading the QA audit workbench: batches, reviews with their revisions, disputes and automatic
+check results (calibration sessions: ``storage.calibration_repo``). Reads come back as the audit core's
+values or as polars frames.
 
-Nothing here is ever overwritten except check results (the latest run per interaction and check counts)
-and an auditor's own blind scores in a calibration session: a review edit adds a revision, a dispute
-decision fills in the open dispute once, a reassignment is logged beside the changed assignment.
+Nothing here is ever overwritten except check results (the latest run per interaction and check counts):
+a review edit adds a revision, a dispute decision fills in the open dispute once, a reassignment is
+logged beside the changed assignment.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from audits.checks import RESULT_SCHEMA
 from audits.config import SamplingPlan, Scorecard
 from audits.sampling import AuditBatch, Reassignment
-from audits.scoring import Dispute, DisputeStatus, ItemRating, Review, normalise, validate_review
+from audits.scoring import Dispute, DisputeStatus, ItemRating, Review, validate_review
 from storage import audit_tables as t
 from storage.repo import _as_utc, _connection, _read_frame, _to_db_frame
 
@@ -404,160 +404,6 @@ def load_disputes(
         )
         for row in rows
     ]
-
-
-# --- calibration ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CalibrationSession:
-    session_id: str
-    name: str
-    created_at: datetime
-    created_by: str
-    scorecard_id: str
-    scorecard_version: int
-    auditors: tuple[str, ...]
-    interaction_ids: tuple[str, ...]  # in the order every auditor sees them
-
-
-def create_calibration_session(conn: sa.Connection, session: CalibrationSession) -> None:
-    if len(set(session.auditors)) < 2:
-        raise AuditStoreError(f"calibration session {session.name!r}: needs at least two different auditors")
-    if not session.interaction_ids:
-        raise AuditStoreError(f"calibration session {session.name!r}: needs at least one interaction")
-    if len(set(session.interaction_ids)) != len(session.interaction_ids):
-        raise AuditStoreError(f"calibration session {session.name!r}: an interaction is listed twice")
-    conn.execute(
-        sa.insert(t.calibration_sessions),
-        {
-            "session_id": session.session_id,
-            "name": session.name,
-            "created_at": _utc(session.created_at, f"calibration session {session.name!r}"),
-            "created_by": session.created_by,
-            "scorecard_id": session.scorecard_id,
-            "scorecard_version": session.scorecard_version,
-        },
-    )
-    conn.execute(
-        sa.insert(t.calibration_auditors),
-        [{"session_id": session.session_id, "auditor": a} for a in dict.fromkeys(session.auditors)],
-    )
-    conn.execute(
-        sa.insert(t.calibration_interactions),
-        [
-            {"session_id": session.session_id, "interaction_id": iid, "position": position}
-            for position, iid in enumerate(session.interaction_ids)
-        ],
-    )
-
-
-def read_calibration_sessions(bind: sa.Engine | sa.Connection) -> list[CalibrationSession]:
-    """Every session, newest first."""
-    s, a, i = t.calibration_sessions, t.calibration_auditors, t.calibration_interactions
-    with _connection(bind) as conn:
-        heads = conn.execute(sa.select(s).order_by(s.c.created_at.desc(), s.c.session_id)).mappings().all()
-        auditors: dict[str, list[str]] = {}
-        for sid, auditor in conn.execute(sa.select(a.c.session_id, a.c.auditor).order_by(a.c.auditor)):
-            auditors.setdefault(sid, []).append(auditor)
-        interactions: dict[str, list[str]] = {}
-        for sid, iid in conn.execute(sa.select(i.c.session_id, i.c.interaction_id).order_by(i.c.position)):
-            interactions.setdefault(sid, []).append(iid)
-    return [
-        CalibrationSession(
-            session_id=row["session_id"],
-            name=row["name"],
-            created_at=_as_utc(row["created_at"]) or row["created_at"],
-            created_by=row["created_by"],
-            scorecard_id=row["scorecard_id"],
-            scorecard_version=row["scorecard_version"],
-            auditors=tuple(auditors.get(row["session_id"], [])),
-            interaction_ids=tuple(interactions.get(row["session_id"], [])),
-        )
-        for row in heads
-    ]
-
-
-def save_calibration_scores(
-    conn: sa.Connection,
-    session: CalibrationSession,
-    scorecard: Scorecard,
-    *,
-    auditor: str,
-    interaction_id: str,
-    ratings: Sequence[ItemRating],
-    scored_at: datetime,
-) -> None:
-    """Store (or replace) one auditor's blind scores of one session interaction."""
-    where = f"calibration session {session.name!r}"
-    if auditor not in session.auditors:
-        raise AuditStoreError(
-            f"{where}: {auditor} is not one of its auditors ({', '.join(session.auditors)})"
-        )
-    if interaction_id not in session.interaction_ids:
-        raise AuditStoreError(f"{where}: interaction {interaction_id} is not part of it")
-    probe = Review(
-        review_id=f"{session.session_id}/{auditor}/{interaction_id}",
-        interaction_id=interaction_id,
-        auditor=auditor,
-        scorecard_id=session.scorecard_id,
-        scorecard_version=session.scorecard_version,
-        ratings=tuple(ratings),
-        scored_at=scored_at,
-    )
-    validate_review(probe, scorecard)  # same rules as a review: every item, within scale
-    c = t.calibration_scores
-    conn.execute(
-        sa.delete(c).where(
-            (c.c.session_id == session.session_id)
-            & (c.c.auditor == auditor)
-            & (c.c.interaction_id == interaction_id)
-        )
-    )
-    stamp = _utc(scored_at, where)
-    conn.execute(
-        sa.insert(c),
-        [
-            {
-                "session_id": session.session_id,
-                "interaction_id": interaction_id,
-                "auditor": auditor,
-                "item_id": r.item_id,
-                "rating": r.rating,
-                "scored_at": stamp,
-            }
-            for r in ratings
-        ],
-    )
-
-
-CALIBRATION_SCORE_SCHEMA: dict[str, pl.DataType] = {
-    "interaction_id": pl.String(),
-    "auditor": pl.String(),
-    "item_id": pl.String(),
-    "rating": pl.Int64(),
-    "scored_at": pl.Datetime("us", "UTC"),
-}
-
-
-def read_calibration_scores(
-    bind: sa.Engine | sa.Connection, session_id: str, scorecard: Scorecard
-) -> pl.DataFrame:
-    """The session's blind scores with ``normalised`` (0..1, null for N/A), ready for ``calibrate``."""
-    c = t.calibration_scores
-    query = (
-        sa.select(*[c.c[name] for name in CALIBRATION_SCORE_SCHEMA])
-        .where(c.c.session_id == session_id)
-        .order_by(c.c.interaction_id, c.c.auditor, c.c.item_id)
-    )
-    with _connection(bind) as conn:
-        frame = _frame(conn.execute(query).all(), CALIBRATION_SCORE_SCHEMA)
-    items = {item.id: item for item in scorecard.items}
-    normalised = [
-        None if rating is None or item_id not in items else normalise(items[item_id], rating)
-        for item_id, rating in zip(frame["item_id"], frame["rating"], strict=True)
-    ]
-    return frame.with_columns(pl.Series("normalised", normalised, dtype=pl.Float64))
 
 
 # --- automatic check results ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-import storage.audit_tables  # noqa: F401
+import storage.sla_tables  # noqa: F401
+from storage import audit_tables  # noqa: F401  (registers the audit tables on the metadata)
 from storage.tables import metadata
 
 config = context.config

@@ -1,0 +1,180 @@
+"""Pieces shared by the audit pages: who is working, the transcript view and the scoring form.
+
+Text from the helpdesk (message bodies, names, subjects) is untrusted: it is shown with ``st.text`` or in
+data tables, never rendered as Markdown or HTML. Names typed by users go through :func:`md_escape` before
+they appear in Markdown-rendered messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import streamlit as st
+
+from audits.config import Scale, Scorecard, ScorecardItem
+from audits.scoring import ItemRating, Review
+from servicelens.model import EventType
+
+ME_KEY = "audit_me"
+ME_PARAM = "me"
+NOT_APPLICABLE = "N/A"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+SPEAKERS = {
+    EventType.CUSTOMER_MESSAGE.value: ("Customer", ":material/person:"),
+    EventType.AGENT_REPLY.value: ("Agent", ":material/support_agent:"),
+}
+
+
+def md_escape(text: str) -> str:
+    """Text safe to place inside Markdown: every formatting character is backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def who_am_i(people: Sequence[str], label: str = "I am") -> str | None:
+    """Pick (or type) your name; remembered in the URL (``?me=``) so a bookmark opens your own work."""
+    if ME_KEY not in st.session_state and st.query_params.get(ME_PARAM):
+        st.session_state[ME_KEY] = st.query_params[ME_PARAM]
+    # A typed-in name stays among the options, so it survives the next run.
+    options = sorted(set(people) | ({st.session_state[ME_KEY]} if st.session_state.get(ME_KEY) else set()))
+    me = st.selectbox(
+        label,
+        options,
+        index=None,
+        key=ME_KEY,
+        placeholder="Choose or type your name",
+        accept_new_options=True,
+    )
+    if me and st.query_params.get(ME_PARAM) != me:
+        st.query_params[ME_PARAM] = me
+    return me or None
+
+
+def interaction_facts(row: dict[str, object]) -> None:
+    """The facts an auditor needs beside the transcript, as a one-row table (never rendered as Markdown)."""
+    columns = [
+        "interaction_id",
+        "location",
+        "team",
+        "agent",
+        "channel",
+        "priority",
+        "status",
+        "created_at",
+        "csat",
+    ]
+    st.dataframe(
+        pl.DataFrame([{c: row.get(c) for c in columns}]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm")
+        },
+    )
+    if row.get("subject"):
+        st.text(f"Subject: {row['subject']}")
+
+
+def transcript(events: pl.DataFrame) -> None:
+    """Customer and agent messages in time order, each body shown as plain, escaped text."""
+    messages = events.filter(pl.col("type").is_in(list(SPEAKERS))).sort("at")
+    if messages.is_empty():
+        st.info("This interaction has no customer or agent messages.")
+    for row in messages.iter_rows(named=True):
+        role, avatar = SPEAKERS[row["type"]]
+        with st.chat_message(role.lower(), avatar=avatar):
+            st.text(f"{role} · {row['author'] or 'unknown'} · {row['at']:%Y-%m-%d %H:%M} UTC")
+            st.text(row["body"] or "(empty message)")
+
+
+def timeline(events: pl.DataFrame) -> None:
+    """Every event, status changes and internal notes included, as a table."""
+    st.dataframe(
+        events.sort("at").select("at", "type", "status", "author", "body"),
+        hide_index=True,
+        width="stretch",
+        column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm")},
+    )
+
+
+def rating_options(item: ScorecardItem) -> list[int | str]:
+    values: list[int | str] = list(range(item.scale.low, item.scale.high + 1))
+    if item.scale is Scale.BINARY:
+        values = [1, 0]
+    return [*values, NOT_APPLICABLE] if item.allow_na else values
+
+
+def rating_label(item: ScorecardItem, value: int | str | None) -> str:
+    if value == NOT_APPLICABLE or value is None:
+        return NOT_APPLICABLE
+    if item.scale is Scale.BINARY:
+        return "Yes" if value == 1 else "No"
+    return f"{value} of {item.scale.high}"
+
+
+@dataclass(frozen=True)
+class ScoringInput:
+    ratings: tuple[ItemRating, ...]
+    comment: str
+    reason: str  # why an existing review is being edited; empty for a first review
+
+
+def scoring_form(
+    scorecard: Scorecard, key: str, current: Review | None, *, ask_reason: bool, submit_label: str
+) -> ScoringInput | None:
+    """The scorecard as one form: a choice per item (none preselected on a new review) and an optional
+    comment. Returns the input once submitted complete; names the unrated items otherwise."""
+    with st.form(f"form:{key}", border=True):
+        chosen: dict[str, int | str | None] = {}
+        notes: dict[str, str] = {}
+        for category in scorecard.categories:
+            st.markdown(f"**{category.label}**")
+            for item in category.items:
+                options = rating_options(item)
+                previous = current.rating_for(item.id) if current else None
+                start = None
+                if previous is not None:
+                    start = options.index(NOT_APPLICABLE if previous.rating is None else previous.rating)
+                left, right = st.columns([3, 2], vertical_alignment="bottom")
+                label = item.label + (" (critical)" if item.critical else "")
+                chosen[item.id] = left.radio(
+                    label,
+                    options,
+                    index=start,
+                    key=f"{key}:rate:{item.id}",
+                    horizontal=True,
+                    help=item.description or None,
+                    format_func=lambda v, it=item: rating_label(it, v),
+                )
+                notes[item.id] = right.text_input(
+                    f"Comment on {item.label}",
+                    value=previous.comment if previous else "",
+                    key=f"{key}:note:{item.id}",
+                    placeholder="comment (optional)",
+                    label_visibility="collapsed",
+                )
+        comment = st.text_area(
+            "Overall comment", value=current.comment if current else "", key=f"{key}:comment"
+        )
+        reason = st.text_input("Reason for this edit (required)", key=f"{key}:reason") if ask_reason else ""
+        submitted = st.form_submit_button(submit_label, type="primary", key=f"{key}:submit")
+    if not submitted:
+        return None
+    missing = [item.label for item in scorecard.items if chosen[item.id] is None]
+    if missing:
+        st.error("Not saved: rate every item first. Still open: " + md_escape(", ".join(missing)))
+        return None
+    if ask_reason and not reason.strip():
+        st.error("Not saved: an edit needs a reason (it is kept in the review's history).")
+        return None
+    ratings = tuple(
+        ItemRating(
+            item.id,
+            None if chosen[item.id] == NOT_APPLICABLE else int(chosen[item.id]),  # type: ignore[arg-type]
+            notes[item.id].strip(),
+        )
+        for item in scorecard.items
+    )
+    return ScoringInput(ratings, comment.strip(), reason.strip())

@@ -1,0 +1,438 @@
+"""SLAs: where targets are met, which clocks breached and why, what is about to breach, what a change would do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+from plotly.subplots import make_subplots
+from pydantic import ValidationError
+
+from app_pages import _data, _format
+from app_pages._empty import show_no_data, show_nothing_matches
+from app_pages._filters import Filters, current_filters
+from servicelens.kpis import SMALL_N
+from sla.compliance import compliance
+from sla.config import SlaConfig, Weekday
+from storage.sla_repo import config_fingerprint
+
+NO_RESULTS_MESSAGE = (
+    "**No SLA results yet.** Evaluate every interaction against the `sla:` policies with "
+    "`servicelens sla evaluate`, then reload this page."
+)
+METRIC_LABELS = {
+    "first_response": "First response",
+    "next_response": "Next response",
+    "periodic_update": "Periodic update",
+    "resolution": "Resolution",
+    "requester_wait": "Requester wait",
+    "agent_work": "Agent work",
+}
+SMALL_N_GREY = "#d9d9d9"
+QUEUE_STATUSES = ("running", "at_risk")
+BREACH_LIST_LIMIT = 500
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def compliance_heatmap(grid: pl.DataFrame, metric: str) -> go.Figure:
+    """Team x location compliance; cells on fewer than SMALL_N decided clocks are grey, n is in the hover."""
+    cells = grid.filter((pl.col("metric") == metric) & (pl.col("n") > 0)).with_columns(
+        pl.col("team").fill_null("(none)"), pl.col("location").fill_null("(none)")
+    )
+    teams = sorted(cells["team"].unique().to_list(), reverse=True)
+    locations = sorted(cells["location"].unique().to_list())
+    lookup = {(r["team"], r["location"]): r for r in cells.iter_rows(named=True)}
+    rated: list[list[float | None]] = []
+    small: list[list[float | None]] = []
+    labels: list[list[str]] = []
+    hover: list[list[str]] = []
+    for team in teams:
+        rated.append([])
+        small.append([])
+        labels.append([])
+        hover.append([])
+        for location in locations:
+            row = lookup.get((team, location))
+            if row is None:
+                rated[-1].append(None)
+                small[-1].append(None)
+                labels[-1].append("")
+                hover[-1].append(f"{team} · {location}<br>no decided clocks")
+                continue
+            share = 100 * row["compliance"]
+            few = row["n"] < SMALL_N
+            rated[-1].append(None if few else share)
+            small[-1].append(1.0 if few else None)
+            labels[-1].append(f"{share:.0f}%")
+            hover[-1].append(
+                f"{team} · {location}<br>compliance {share:.1f}%<br>n = {row['n']:,} "
+                f"(met {row['met']:,}, breached {row['breached']:,})"
+                + (f"<br>small sample (under {SMALL_N})" if few else "")
+            )
+    figure = go.Figure()
+    figure.add_trace(
+        go.Heatmap(
+            z=small,
+            x=locations,
+            y=teams,
+            colorscale=[[0, SMALL_N_GREY], [1, SMALL_N_GREY]],
+            showscale=False,
+            hoverinfo="skip",
+            name=f"n < {SMALL_N}",
+        )
+    )
+    figure.add_trace(
+        go.Heatmap(
+            z=rated,
+            x=locations,
+            y=teams,
+            zmin=50,
+            zmax=100,
+            colorscale="RdYlGn",
+            colorbar={"title": "% met"},
+            text=labels,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            name="compliance",
+        )
+    )
+    figure.update_layout(height=max(320, 28 * len(teams) + 120), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def weekly_trend(weekly: pl.DataFrame, metric: str) -> go.Figure:
+    frame = weekly.filter(pl.col("metric") == metric).sort("week")
+    decided = frame.filter(pl.col("n") > 0)
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(
+        go.Bar(
+            x=frame["week"].to_list(),
+            y=frame["n"].to_list(),
+            name="Decided clocks (n)",
+            marker_color="#c9d6e8",
+        ),
+        secondary_y=False,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=decided["week"].to_list(),
+            y=[100 * v for v in decided["compliance"].to_list()],
+            customdata=decided.select("n", "breached").rows(),
+            hovertemplate="week of %{x|%Y-%m-%d}<br>%{y:.1f}% met<br>n = %{customdata[0]} "
+            "(breached %{customdata[1]})<extra></extra>",
+            mode="lines+markers",
+            marker={
+                "symbol": ["circle-open" if n < SMALL_N else "circle" for n in decided["n"].to_list()],
+                "size": 9,
+            },
+            name=f"% met (hollow = n < {SMALL_N})",
+            line={"color": "#1f4e8c"},
+        ),
+        secondary_y=True,
+    )
+    figure.update_yaxes(title_text="Decided clocks", secondary_y=False)
+    figure.update_yaxes(title_text="% met", range=[0, 100], secondary_y=True)
+    figure.update_layout(
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
+        xaxis_title="Week starting (Monday, local time of each clock's calendar)",
+    )
+    return figure
+
+
+def breach_list(results: pl.DataFrame, people: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """Breached clocks of the metric, latest first, with who handled them and by how much they ran over."""
+    return (
+        results.filter((pl.col("metric") == metric) & (pl.col("status") == "breached"))
+        .join(
+            people.select("interaction_id", "location", "team", "agent", "priority", "channel"),
+            on="interaction_id",
+        )
+        .with_columns((pl.col("elapsed_minutes") - pl.col("target_minutes")).alias("over_minutes"))
+        .sort("due_at", "interaction_id", descending=[True, False], nulls_last=True)
+        .select(
+            "interaction_id",
+            "cycle",
+            "location",
+            "team",
+            "agent",
+            "priority",
+            "channel",
+            "policy",
+            "target_minutes",
+            "elapsed_minutes",
+            "over_minutes",
+            "due_at",
+            "completed_at",
+        )
+    )
+
+
+def at_risk_queue(results: pl.DataFrame, people: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    """Running clocks of open interactions, the one closest to its due time first."""
+    return (
+        results.filter(
+            pl.col("status").is_in(QUEUE_STATUSES)
+            & pl.col("completed_at").is_null()
+            & pl.col("due_at").is_not_null()
+        )
+        .join(people.select("interaction_id", "location", "team", "agent", "priority"), on="interaction_id")
+        .with_columns(
+            ((pl.col("due_at") - pl.lit(now)).dt.total_seconds() / 60).alias("minutes_to_breach"),
+        )
+        .sort("due_at", "interaction_id", "metric")
+        .select(
+            "interaction_id",
+            "metric",
+            "cycle",
+            "status",
+            "minutes_to_breach",
+            "due_at",
+            "target_minutes",
+            "elapsed_minutes",
+            "location",
+            "team",
+            "agent",
+            "priority",
+        )
+    )
+
+
+def timeline_figure(stretches: pl.DataFrame, interaction_id: str) -> go.Figure:
+    """One bar per stretch of each clock (counting or paused), and a marker where each clock was due."""
+    frame = stretches.with_columns(
+        pl.concat_str([pl.col("metric"), pl.lit(" #"), pl.col("cycle").cast(pl.String)]).alias("clock")
+    )
+    figure = go.Figure()
+    colours = {"counting": "#1f4e8c", "paused": "#bfbfbf"}
+    for state, colour in colours.items():
+        part = frame.filter(pl.col("state") == state)
+        if part.is_empty():
+            continue
+        durations = [(b - a).total_seconds() * 1000 for a, b in zip(part["from"], part["to"], strict=True)]
+        figure.add_trace(
+            go.Bar(
+                base=part["from"].to_list(),
+                x=durations,
+                y=part["clock"].to_list(),
+                orientation="h",
+                name=state,
+                marker_color=colour,
+                customdata=part.select("interaction_status", "business_minutes").rows(),
+                hovertemplate="%{base|%Y-%m-%d %H:%M} UTC, %{customdata[0]}<br>"
+                "%{customdata[1]:.1f} business min<extra>" + state + "</extra>",
+            )
+        )
+    due = frame.group_by("clock").agg(pl.col("due_at").first(), pl.col("clock_status").first())
+    due = due.filter(pl.col("due_at").is_not_null())
+    if due.height:
+        figure.add_trace(
+            go.Scatter(
+                x=due["due_at"].to_list(),
+                y=due["clock"].to_list(),
+                mode="markers",
+                marker={"symbol": "line-ns-open", "size": 18, "color": "#c0392b", "line": {"width": 3}},
+                name="due",
+                customdata=due["clock_status"].to_list(),
+                hovertemplate="due %{x|%Y-%m-%d %H:%M} UTC<br>%{customdata}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        barmode="overlay",
+        title=f"Clocks of {interaction_id}",
+        xaxis={"type": "date", "title": "UTC"},
+        yaxis={"autorange": "reversed"},
+        height=120 + 40 * max(1, frame["clock"].n_unique()),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure
+
+
+def changed_config(
+    base: SlaConfig,
+    policy: str,
+    metric: str,
+    priority: str,
+    target: float,
+    calendar: str | None,
+    hours: str | None,
+) -> SlaConfig:
+    """``base`` with one target and (optionally) one calendar's Monday-Friday hours replaced."""
+    data: dict[str, Any] = base.model_dump(mode="json")
+    policies = [*data["policies"], data["fallback"]]
+    chosen = next(p for p in policies if p["name"] == policy)
+    chosen["metrics"][metric]["targets"][priority] = target
+    if calendar is not None and hours is not None:
+        intervals = [part.strip() for part in hours.split(",") if part.strip()]
+        cal = data["calendars"][calendar]
+        cal["always_open"] = False
+        cal["hours"] = {**cal["hours"], **{day: intervals for day in WEEKDAYS}}
+    return SlaConfig.model_validate(data)
+
+
+def _what_if(url: str, filters: Filters, sla: SlaConfig, metric: str, now: datetime) -> None:
+    st.subheader("What if")
+    st.caption(
+        "Change one target or a calendar's weekday hours: the filtered interactions are evaluated again "
+        "in memory, as of the last evaluation. Nothing is stored; the config file stays as it is."
+    )
+    policies = {p.name: p for p in sla.all_policies()}
+    left, middle, right = st.columns(3)
+    with left:
+        policy_name = st.selectbox("Policy", list(policies), key="sla_whatif_policy")
+        policy = policies[policy_name]
+        metrics = [m.value for m in policy.metrics]
+        if not metrics:
+            st.info(f"Policy {policy_name} measures no metric.")
+            return
+        what_metric = st.selectbox(
+            "Metric",
+            metrics,
+            index=metrics.index(metric) if metric in metrics else 0,
+            key="sla_whatif_metric",
+            format_func=lambda m: METRIC_LABELS.get(m, m),
+        )
+    targets = next(t for m, t in policy.metrics.items() if m.value == what_metric)
+    keys = list(targets.targets) or ["default"]
+    with middle:
+        priority = st.selectbox("Priority", keys, key="sla_whatif_priority")
+        current = targets.targets.get(priority, 60.0)
+        target = st.number_input(
+            "Target (minutes)", min_value=1.0, value=float(current), step=15.0, key="sla_whatif_target"
+        )
+    with right:
+        names = sla.calendar_names()
+        calendar = st.selectbox(
+            "Calendar", names, index=names.index(sla.default_calendar), key="sla_whatif_calendar"
+        )
+        cal = sla.calendars[calendar]
+        now_hours = "00:00-24:00" if cal.always_open else ", ".join(cal.hours.get(Weekday.MON, []))
+        hours = st.text_input("Mon-Fri opening hours", value=now_hours, key="sla_whatif_hours")
+    try:
+        scenario = changed_config(
+            sla, policy_name, what_metric, priority, target, calendar, hours if hours != now_hours else None
+        )
+    except ValidationError as exc:
+        st.error(
+            "The change is not a valid configuration:\n\n" + "\n".join(f"- {e['msg']}" for e in exc.errors())
+        )
+        return
+    base_json, scenario_json = sla.model_dump_json(), scenario.model_dump_json()
+    if scenario_json == base_json:
+        st.caption("Change a value above to see its effect.")
+        return
+    people = _data.filtered_interactions(url, filters).lazy()
+    by_location = []
+    for label, config_json, config in (("current", base_json, sla), ("what if", scenario_json, scenario)):
+        results = _data.sla_what_if(url, filters, config_json, now)
+        table = compliance(results.lazy(), people, by=["location"], config=config).collect()
+        by_location.append(
+            table.filter(pl.col("metric") == what_metric).with_columns(pl.lit(label).alias("scenario"))
+        )
+    both = pl.concat(by_location)
+    totals = both.group_by("scenario").agg(pl.col("met").sum(), pl.col("n").sum())
+    share = {r["scenario"]: (r["met"] / r["n"] if r["n"] else None) for r in totals.iter_rows(named=True)}
+    before, after = share.get("current"), share.get("what if")
+    delta = None if before is None or after is None else f"{100 * (after - before):+.1f} points"
+    st.metric(
+        f"{METRIC_LABELS.get(what_metric, what_metric)} compliance with the change",
+        _format.percent(after),
+        delta=delta,
+        help=f"Currently {_format.percent(before)}",
+    )
+    figure = go.Figure()
+    for label, colour in (("current", "#c9d6e8"), ("what if", "#1f4e8c")):
+        part = both.filter(pl.col("scenario") == label).sort("location")
+        figure.add_trace(
+            go.Bar(
+                x=part["location"].fill_null("(none)").to_list(),
+                y=[None if v is None else 100 * v for v in part["compliance"].to_list()],
+                customdata=part["n"].to_list(),
+                hovertemplate="%{x}: %{y:.1f}% met, n = %{customdata}<extra>" + label + "</extra>",
+                name=label,
+                marker_color=colour,
+            )
+        )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "% met", "range": [0, 100]},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    st.plotly_chart(figure, width="stretch", key="sla_whatif_chart")
+
+
+def render() -> None:
+    st.title("SLAs")
+    url = _data.database_url()
+    if _data.interactions(url).is_empty():
+        show_no_data()
+        return
+    filters = current_filters()
+    if filters is None:
+        return
+    people = _data.filtered_interactions(url, filters)
+    if people.is_empty():
+        show_nothing_matches(filters)
+        return
+    info = _data.sla_evaluation_info(url)
+    if info.rows == 0 or info.last_evaluated_at is None:
+        st.info(NO_RESULTS_MESSAGE, icon=":material/timer:")
+        return
+    sla = _data.config().sla
+    if info.fingerprints != (config_fingerprint(sla),):
+        st.warning(
+            "The stored results were evaluated under a different `sla:` configuration than the current "
+            "one. Run `servicelens sla evaluate` to bring them up to date."
+        )
+    view = _data.sla_view(url, filters, sla.model_dump_json())
+    results = view["results"]
+    metrics = [m for m in METRIC_LABELS if m in set(results["metric"].unique().to_list())]
+    if not metrics:
+        st.info("No SLA clocks for the interactions in this view.")
+        return
+    metric = st.radio(
+        "Metric", metrics, horizontal=True, key="sla_metric", format_func=lambda m: METRIC_LABELS[m]
+    )
+    st.caption(
+        f"{filters.describe()} · evaluated {_format.timestamp(info.last_evaluated_at)} · "
+        f"n = decided clocks (met + breached); cells and weeks under {SMALL_N} are grey or hollow"
+    )
+
+    st.subheader("Compliance by team and location")
+    st.plotly_chart(compliance_heatmap(view["grid"], metric), width="stretch", key="sla_heatmap")
+
+    st.subheader("Weekly compliance")
+    st.plotly_chart(weekly_trend(view["weekly"], metric), width="stretch", key="sla_trend")
+
+    st.subheader("Breaches")
+    breaches = breach_list(results, people, metric)
+    st.caption(f"{breaches.height:,} breached {METRIC_LABELS[metric].lower()} clock(s), latest due first")
+    st.dataframe(breaches.head(BREACH_LIST_LIMIT), hide_index=True, width="stretch", key="sla_breaches")
+    picked = st.selectbox(
+        "Show the clocks of a breached interaction",
+        breaches["interaction_id"].unique(maintain_order=True).head(BREACH_LIST_LIMIT).to_list(),
+        index=None,
+        placeholder="Choose an interaction",
+        key="sla_breach_pick",
+    )
+    if picked is not None:
+        stretches = _data.sla_timeline(url, picked, sla.model_dump_json(), info.last_evaluated_at)
+        st.plotly_chart(timeline_figure(stretches, picked), width="stretch", key="sla_timeline")
+        st.dataframe(stretches, hide_index=True, width="stretch", key="sla_timeline_table")
+
+    st.subheader("At risk")
+    queue = at_risk_queue(results, people, datetime.now(UTC))
+    st.caption(
+        f"{queue.height:,} running clock(s) of open interactions, the closest to breach first; minutes to "
+        f"breach count from now, statuses are as of the last evaluation"
+    )
+    st.dataframe(queue, hide_index=True, width="stretch", key="sla_queue")
+
+    _what_if(url, filters, sla, metric, info.last_evaluated_at)
+
+
+render()

@@ -1,0 +1,151 @@
+"""Ingest speed against the database's own bulk load of the same data, measured in the same run.
+
+    python bench/ingest_bench.py --rows 1000000 [--postgres URL]
+
+For each database (SQLite, and PostgreSQL when a URL is given) and each format (the generic CSV, and the
+same interactions as Zendesk incremental-export JSON pages), prints servicelens' rows per second through the
+real connector (read -> validate -> upsert -> quarantine -> bookmark) and the ratio to the native bulk load
+of the same CSV into an unindexed table: ``sqlite3 .import`` for SQLite, ``COPY`` for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from read_bench import synthetic  # noqa: E402
+
+from connectors.config import GenericFilesConfig, ZendeskFilesConfig  # noqa: E402
+from connectors.runner import run_connector  # noqa: E402
+from storage.db import make_engine, upgrade  # noqa: E402
+
+
+PAGE = 1000  # tickets per incremental-export page, as Zendesk returns them
+CHANNEL_TO_VIA = {"email": "email", "chat": "chat", "phone": "voice", "social": "twitter", "web": "web"}
+
+
+def write_generic_csv(frame: pl.DataFrame, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "interactions.csv"
+    iso = "%Y-%m-%dT%H:%M:%S%.6fZ"
+    out = frame.drop("interaction_id").with_columns(
+        [pl.col(c).dt.strftime(iso) for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
+        + [pl.col("tags").list.join("|")]
+    )
+    out.write_csv(path)
+    return path
+
+
+def write_zendesk_pages(frame: pl.DataFrame, folder: Path) -> None:
+    """Incremental ticket export cursor pages, as the API and its exports deliver them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    tickets = frame.select(
+        pl.col("external_id").cast(pl.Int64).alias("id"),
+        pl.col("created_at").dt.strftime(iso),
+        pl.col("updated_at").dt.strftime(iso),
+        pl.col("status").replace({"solved": "solved"}),
+        pl.col("priority"),
+        pl.col("subject"),
+        pl.col("tags"),
+        pl.col("channel").replace(CHANNEL_TO_VIA).alias("via_channel"),
+    ).to_dicts()
+    for start in range(0, len(tickets), PAGE):
+        page = tickets[start : start + PAGE]
+        for ticket in page:
+            ticket["via"] = {"channel": ticket.pop("via_channel")}
+        last = start + PAGE >= len(tickets)
+        body = {"tickets": page, "after_cursor": f"c{start + PAGE}", "end_of_stream": last}
+        (folder / f"tickets-{start // PAGE:05d}.json").write_text(json.dumps(body))
+
+
+def native_sqlite(csv_path: Path, db: Path) -> float:
+    sqlite = shutil.which("sqlite3")
+    if sqlite is None:
+        raise SystemExit("sqlite3 command-line shell not found (apt-get install sqlite3)")
+    started = time.perf_counter()
+    subprocess.run([sqlite, str(db), ".mode csv", f".import {csv_path} interactions_native"], check=True)
+    return time.perf_counter() - started
+
+
+def native_postgres(csv_path: Path, engine: sa.Engine) -> float:
+    header = csv_path.open().readline().strip().split(",")
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("DROP TABLE IF EXISTS interactions_native")
+        cursor.execute(f"CREATE TABLE interactions_native ({', '.join(f'{c} text' for c in header)})")
+        started = time.perf_counter()
+        with cursor.copy("COPY interactions_native FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:  # type: ignore[attr-defined]
+            with csv_path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    copy.write(block)
+        raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def ours(engine: sa.Engine, connector: GenericFilesConfig | ZendeskFilesConfig) -> tuple[float, int]:
+    upgrade(engine)
+    started = time.perf_counter()
+    # Real time: the settle check compares it with the files' modification times.
+    report = run_connector(engine, connector, now=datetime.now(UTC), settle_seconds=0)
+    elapsed = time.perf_counter() - started
+    if report.status != "succeeded":
+        raise SystemExit(f"{connector.name}: {report.summary()}")
+    return elapsed, report.counts.inserted
+
+
+def line(label: str, rows: int, seconds: float, native: float) -> None:
+    print(f"{label:28s} rows={rows:,} time={seconds:6.1f}s rows/s={rows / seconds:>9,.0f} "
+          f"native={native:5.1f}s ratio={seconds / native:5.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=None, help="also measure this PostgreSQL URL (a schema is created)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_text:
+        tmp = Path(tmp_text)
+        frame = synthetic(args.rows)
+        csv_path = write_generic_csv(frame, tmp / "generic")
+        write_zendesk_pages(frame, tmp / "zendesk")
+        generic = GenericFilesConfig(kind="generic_files", name="bench-generic", source="bench", path=str(tmp / "generic"))
+        zendesk = ZendeskFilesConfig(kind="zendesk_files", name="bench-zendesk", source="bench", path=str(tmp / "zendesk"))
+
+        native = native_sqlite(csv_path, tmp / "native.db")
+        for label, connector, db in (("sqlite generic csv", generic, "a.db"), ("sqlite zendesk json", zendesk, "b.db")):
+            seconds, rows = ours(make_engine(f"sqlite:///{tmp / db}"), connector)
+            line(label, rows, seconds, native)
+
+        if args.postgres:
+            admin = sa.create_engine(args.postgres)
+            sep = "&" if "?" in args.postgres else "?"
+            for label, connector in (("postgres generic csv", generic), ("postgres zendesk json", zendesk)):
+                with admin.begin() as conn:
+                    conn.exec_driver_sql("DROP SCHEMA IF EXISTS servicelens_bench CASCADE")
+                    conn.exec_driver_sql("CREATE SCHEMA servicelens_bench")
+                engine = make_engine(f"{args.postgres}{sep}options=-csearch_path%3Dservicelens_bench")
+                native = native_postgres(csv_path, engine)
+                seconds, rows = ours(engine, connector)
+                line(label, rows, seconds, native)
+                engine.dispose()
+            with admin.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA servicelens_bench CASCADE")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Command groups of the ``servicelens`` command line, each registered in ``servicelens.cli``."""

@@ -1,0 +1,372 @@
+"""``servicelens audit``: sample audit batches, run the automatic protocol checks, run calibration sessions.
+
+Each command is a thin edge: the work happens in ``audits/`` (pure) and ``storage.audit_repo``; the
+functions below the commands (``sample_batch``, ``run_and_store_checks``, ...) are what the dashboard and
+the tests call too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+import polars as pl
+import sqlalchemy as sa
+import typer
+
+from audits.calibration import CalibrationReport, calibrate
+from audits.checks import check_summary, run_checks
+from audits.config import PrecisionTarget
+from audits.sampling import AuditBatch, create_batch, sampling_keys, stratum_expr
+from audits.stats import plan_check, wilson_bounds
+from servicelens.commands.common import ConfigOption, config_or_exit, ready_engine
+from servicelens.config import ServicelensConfig
+from storage import audit_repo, calibration_repo
+from storage.audit_repo import AuditStoreError
+from storage.audit_tables import calibration_scores
+from storage.calibration_repo import CalibrationSession
+from storage.repo import read_events, read_interactions
+
+app = typer.Typer(
+    help="QA audits: sample batches for auditors, automatic protocol checks, calibration sessions.",
+    no_args_is_help=True,
+)
+calibration_app = typer.Typer(
+    help="Calibration sessions: several auditors blind-score the same interactions."
+)
+app.add_typer(calibration_app, name="calibration")
+
+Unit = Literal["stratum", "location", "team", "agent"]
+
+
+def _load(path: Path | None) -> tuple[ServicelensConfig, sa.Engine]:
+    config = config_or_exit(path)
+    return config, ready_engine(config)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+# --- sampling ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampledBatch:
+    batch: AuditBatch
+    batch_id: int | None  # None when not stored (a dry run)
+    precision: pl.DataFrame  # plan_check per unit
+
+
+def sample_batch(
+    engine: sa.Engine,
+    config: ServicelensConfig,
+    *,
+    now: datetime,
+    seed: int | None = None,
+    auditors: list[str] | None = None,
+    days: int | None = None,
+    unit: Unit = "stratum",
+    precision: PrecisionTarget | None = None,
+    created_by: str = "cli",
+    store: bool = True,
+) -> SampledBatch:
+    """Draw a batch from ``audits.sampling`` (interactions already sampled are left out), store it, and
+    check per unit whether the batch reaches the precision target."""
+    audits = config.audits
+    plan = audits.sampling.model_copy(
+        update={
+            **({"seed": seed} if seed is not None else {}),
+            **({"auditors": auditors} if auditors else {}),
+        }
+    )
+    interactions = read_interactions(engine)
+    if days is not None:
+        interactions = interactions.filter(pl.col("created_at") >= now - timedelta(days=days))
+    batch = create_batch(
+        interactions,
+        plan,
+        now,
+        first_response_target_minutes=audits.first_response_target_minutes,
+        exclude=audit_repo.sampled_interaction_ids(engine),
+        current_load=audit_repo.open_load(engine),
+    )
+    units = interactions.select(
+        "interaction_id", "location", "team", "agent", stratum_expr(plan.strata).alias("stratum")
+    )
+    planned = (
+        batch.sample.select("interaction_id")
+        .join(units, on="interaction_id")
+        .group_by(unit)
+        .agg(planned=pl.len())
+    )
+    population = units.group_by(unit).agg(population=pl.len())
+    table = plan_check(planned, precision or audits.precision, unit=unit, population=population)
+    batch_id = None
+    if store:
+        with engine.begin() as conn:
+            batch_id = audit_repo.save_batch(conn, batch, created_by=created_by, plan=plan)
+    return SampledBatch(batch, batch_id, table)
+
+
+def precision_lines(table: pl.DataFrame, unit: str, target: PrecisionTarget) -> list[str]:
+    """The plan check as aligned text lines, weakest units first."""
+    lines = [
+        f"precision target ±{100 * target.margin:.0f}% at {100 * target.confidence:.0f}% confidence "
+        f"(expected rate {target.expected_rate:g}), per {unit}:",
+        f"{unit:<34} {'planned':>8} {'population':>11} {'required':>9} {'shortfall':>10} {'margin':>8}  meets",
+    ]
+    for row in table.sort("shortfall", unit, descending=[True, False]).iter_rows(named=True):
+        margin = "—" if row["achieved_margin"] is None else f"±{100 * row['achieved_margin']:.1f}%"
+        lines.append(
+            f"{str(row[unit])[:34]:<34} {row['planned']:>8} {row['population'] or 0:>11} {row['required']:>9} "
+            f"{row['shortfall']:>10} {margin:>8}  {'yes' if row['meets'] else 'no'}"
+        )
+    met = int(table["meets"].sum())
+    lines.append(
+        f"{met} of {table.height} unit(s) meet the target; {int(table['shortfall'].sum()):,} more audit(s) needed"
+    )
+    return lines
+
+
+@app.command("sample")
+def sample_command(
+    seed: Annotated[int | None, typer.Option(help="Sampling seed (default: audits.sampling.seed).")] = None,
+    auditor: Annotated[
+        list[str] | None,
+        typer.Option("--auditor", "-a", help="An auditor to assign (repeat; default: config)."),
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Only interactions created in the last N days.")] = None,
+    unit: Annotated[
+        str, typer.Option(help="Unit of the precision check: stratum, location, team or agent.")
+    ] = "stratum",
+    margin: Annotated[
+        float | None, typer.Option(help="Precision: ± margin, e.g. 0.1 (default: config).")
+    ] = None,
+    confidence: Annotated[float | None, typer.Option(help="Precision: confidence, e.g. 0.95.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the batch and the check; store nothing.")
+    ] = False,
+    by: Annotated[str, typer.Option(help="Who creates the batch (kept with it).")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Create an audit batch from audits.sampling: targeted picks, then stratified random, assigned to auditors.
+
+    Prints how many audits each unit needs for the chosen precision and whether the batch reaches it.
+    """
+    from audits.sampling import SamplingError
+
+    if unit not in ("stratum", "location", "team", "agent"):
+        typer.echo(f"--unit must be stratum, location, team or agent, not {unit!r}", err=True)
+        raise typer.Exit(2)
+    cfg, engine = _load(config)
+    target = cfg.audits.precision.model_copy(
+        update={k: v for k, v in {"margin": margin, "confidence": confidence}.items() if v is not None}
+    )
+    try:
+        target = PrecisionTarget.model_validate(target.model_dump())
+        result = sample_batch(
+            engine,
+            cfg,
+            now=datetime.now(UTC),
+            seed=seed,
+            auditors=auditor,
+            days=days,
+            unit=unit,  # type: ignore[arg-type]
+            precision=target,
+            created_by=by,
+            store=not dry_run,
+        )
+    except (SamplingError, AuditStoreError, ValueError) as exc:
+        typer.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+    sample = result.batch.sample
+    loads = sample.group_by("auditor").len().sort("auditor")
+    shares = ", ".join(f"{a} {n}" for a, n in loads.iter_rows())
+    head = "dry run, not stored" if result.batch_id is None else f"batch {result.batch_id}"
+    typer.echo(f"{head}: {sample.height} interaction(s), seed {result.batch.seed}; auditors: {shares}")
+    reasons = sample.group_by("reason").len().sort("reason")
+    typer.echo("picked by: " + ", ".join(f"{r} {n}" for r, n in reasons.iter_rows()))
+    for line in precision_lines(result.precision, unit, target):
+        typer.echo(line)
+
+
+# --- automatic checks ----------------------------------------------------------------------------------
+
+
+def run_and_store_checks(engine: sa.Engine, config: ServicelensConfig, now: datetime) -> pl.DataFrame:
+    """Run every configured protocol check on every transcript and store the results."""
+    interactions = read_interactions(engine)
+    results = run_checks(interactions, read_events(engine), config.audits)
+    with engine.begin() as conn:
+        audit_repo.save_check_results(conn, results, now)
+    return results
+
+
+def pass_rates(
+    results: pl.DataFrame, interactions: pl.DataFrame, by: str, confidence: float = 0.95
+) -> pl.DataFrame:
+    """Pass rate per check and ``by`` unit with applicable n and Wilson interval."""
+    joined = results.join(interactions.select("interaction_id", by), on="interaction_id", how="left")
+    summary = check_summary(joined, by=[by])
+    low, high = wilson_bounds(pl.col("pass_rate"), pl.col("applicable"), confidence)
+    return summary.with_columns(low.alias("pass_low"), high.alias("pass_high"))
+
+
+@app.command("checks")
+def checks_command(
+    by: Annotated[str, typer.Option(help="Break pass rates down by team or location.")] = "team",
+    config: ConfigOption = None,
+) -> None:
+    """Run the automatic protocol checks on every transcript, store the results, print pass rates by team."""
+    if by not in ("team", "location", "agent", "channel"):
+        typer.echo(f"--by must be team, location, agent or channel, not {by!r}", err=True)
+        raise typer.Exit(2)
+    cfg, engine = _load(config)
+    results = run_and_store_checks(engine, cfg, datetime.now(UTC))
+    errors = results.filter(pl.col("outcome") == "error").select("check", "diagnostics").unique()
+    for check, message in errors.iter_rows():
+        typer.echo(f"check {check}: {message}", err=True)
+    typer.echo(f"stored {results.height:,} result(s) of {results['check'].n_unique()} check(s)")
+    table = pass_rates(results, read_interactions(engine), by)
+    checks = table["check"].unique(maintain_order=True).to_list()
+    typer.echo(f"pass rate % (applicable n) by {by}; lowest per check marked *")
+    typer.echo(f"{by:<26}" + "".join(f"{c[:18]:>20}" for c in checks))
+    lowest = table.filter(pl.col("pass_rate") == pl.col("pass_rate").min().over("check"))
+    marked = set(zip(lowest["check"], lowest[by], strict=True))
+    for unit in table[by].unique().sort(nulls_last=True).to_list():
+        cells = []
+        for check in checks:
+            row = table.filter((pl.col("check") == check) & (pl.col(by).eq_missing(unit)))
+            if row.is_empty() or row["pass_rate"][0] is None:
+                cells.append(f"{'—':>20}")
+                continue
+            star = "*" if (check, unit) in marked else " "
+            cells.append(f"{_percent(row['pass_rate'][0]):>11}{star}({row['applicable'][0]:>5})".rjust(20))
+        typer.echo(f"{str(unit or '(none)')[:26]:<26}" + "".join(cells))
+
+
+# --- calibration ---------------------------------------------------------------------------------------
+
+
+def pick_calibration_interactions(
+    engine: sa.Engine, count: int, seed: int, days: int | None, now: datetime
+) -> list[str]:
+    """``count`` interactions with at least one agent reply, in a reproducible random order."""
+    interactions = read_interactions(engine)
+    if days is not None:
+        interactions = interactions.filter(pl.col("created_at") >= now - timedelta(days=days))
+    events = read_events(engine, interactions["interaction_id"].to_list())
+    answered = events.filter(pl.col("type") == "agent_reply")["interaction_id"].unique().sort()
+    keyed = pl.DataFrame({"interaction_id": answered}).with_columns(sampling_keys(answered.to_list(), seed))
+    return keyed.sort("sample_key").head(count)["interaction_id"].to_list()
+
+
+def report_lines(report: CalibrationReport, threshold: float) -> list[str]:
+    overall = "undefined" if report.overall_alpha is None else f"{report.overall_alpha:.3f}"
+    lines = [f"overall Krippendorff's alpha (interval, all items): {overall} {report.overall_note}".rstrip()]
+    lines.append(f"{'item':<24} {'level':<8} {'units':>5} {'raters':>6} {'alpha':>7}  flag")
+    for row in report.items.iter_rows(named=True):
+        alpha = "—" if row["alpha"] is None else f"{row['alpha']:.3f}"
+        flag = f"below {threshold:g}: {row['note']}" if row["flagged"] else ""
+        lines.append(
+            f"{row['item_id']:<24} {row['level']:<8} {row['units']:>5} {row['raters']:>6} {alpha:>7}  {flag}"
+        )
+    lines.append("auditor deviation from the consensus (+ = more lenient):")
+    for row in report.auditors.iter_rows(named=True):
+        lines.append(
+            f"  {row['auditor']:<22} mean {row['mean_deviation']:+.3f}  mean |dev| {row['mean_abs_deviation']:.3f}  "
+            f"exact {_percent(row['exact_match'])} over {row['units']} rating(s)"
+        )
+    return lines
+
+
+def session_report(
+    engine: sa.Engine, config: ServicelensConfig, session: CalibrationSession
+) -> CalibrationReport:
+    card = config.audits.scorecard(session.scorecard_id, session.scorecard_version)
+    scores = calibration_repo.read_calibration_scores(engine, session.session_id, card)
+    return calibrate(
+        scores.select("interaction_id", "auditor", "item_id", "normalised"),
+        card,
+        config.audits.calibration_alpha_threshold,
+    )
+
+
+def _find_session(engine: sa.Engine, wanted: str) -> CalibrationSession:
+    sessions = calibration_repo.read_calibration_sessions(engine)
+    matches = [s for s in sessions if wanted in (s.session_id, s.name)]
+    if not matches:
+        known = ", ".join(f"{s.name} ({s.session_id})" for s in sessions) or "none yet"
+        typer.echo(f"no calibration session {wanted!r}; known: {known}", err=True)
+        raise typer.Exit(1)
+    return matches[0]
+
+
+@calibration_app.command("create")
+def calibration_create(
+    name: Annotated[str, typer.Argument(help="A name the auditors recognise, e.g. 'March calibration'.")],
+    auditor: Annotated[
+        list[str], typer.Option("--auditor", "-a", help="A participating auditor (at least two).")
+    ],
+    interactions: Annotated[int, typer.Option(help="How many interactions everyone scores.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the random choice of interactions.")] = 1,
+    days: Annotated[int | None, typer.Option(help="Choose among interactions of the last N days.")] = None,
+    by: Annotated[str, typer.Option(help="Who runs the session.")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Create a session: the same interactions for every auditor, scored blind on the current scorecard."""
+    cfg, engine = _load(config)
+    now = datetime.now(UTC)
+    card = cfg.audits.current_scorecard()
+    session = CalibrationSession(
+        session_id=audit_repo.new_id("cal"),
+        name=name,
+        created_at=now,
+        created_by=by,
+        scorecard_id=card.id,
+        scorecard_version=card.version,
+        auditors=tuple(auditor),
+        interaction_ids=tuple(pick_calibration_interactions(engine, interactions, seed, days, now)),
+    )
+    try:
+        with engine.begin() as conn:
+            calibration_repo.create_calibration_session(conn, session)
+    except AuditStoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"calibration session {session.session_id} {name!r}: {len(session.interaction_ids)} interaction(s) for "
+        f"{', '.join(session.auditors)}; score them on the dashboard's Calibration page"
+    )
+
+
+@calibration_app.command("list")
+def calibration_list(config: ConfigOption = None) -> None:
+    """List the sessions with each auditor's progress."""
+    _, engine = _load(config)
+    c = calibration_scores
+    for session in calibration_repo.read_calibration_sessions(engine):
+        with engine.connect() as conn:
+            done: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(c.c.auditor, sa.func.count(sa.distinct(c.c.interaction_id)))
+                    .where(c.c.session_id == session.session_id)
+                    .group_by(c.c.auditor)
+                ).all()
+            )
+        progress = ", ".join(f"{a} {done.get(a, 0)}/{len(session.interaction_ids)}" for a in session.auditors)
+        typer.echo(f"{session.session_id}  {session.name}  ({session.created_at:%Y-%m-%d})  {progress}")
+
+
+@calibration_app.command("report")
+def calibration_report(
+    session: Annotated[str, typer.Argument(help="Session id or name.")], config: ConfigOption = None
+) -> None:
+    """Krippendorff's alpha per item and overall, flagged items, and each auditor's deviation."""
+    cfg, engine = _load(config)
+    found = _find_session(engine, session)
+    for line in report_lines(session_report(engine, cfg, found), cfg.audits.calibration_alpha_threshold):
+        typer.echo(line)
