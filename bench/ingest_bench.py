@@ -14,7 +14,6 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,14 +21,11 @@ from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
+from read_bench import synthetic  # bench/ is on sys.path when this script runs
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from read_bench import synthetic  # noqa: E402
-
-from connectors.config import GenericFilesConfig, ZendeskFilesConfig  # noqa: E402
-from connectors.runner import run_connector  # noqa: E402
-from storage.db import make_engine, upgrade  # noqa: E402
-
+from connectors.config import GenericFilesConfig, ZendeskFilesConfig
+from connectors.runner import run_connector
+from storage.db import make_engine, upgrade
 
 PAGE = 1000  # tickets per incremental-export page, as Zendesk returns them
 CHANNEL_TO_VIA = {"email": "email", "chat": "chat", "phone": "voice", "social": "twitter", "web": "web"}
@@ -87,10 +83,10 @@ def native_postgres(csv_path: Path, engine: sa.Engine) -> float:
         cursor.execute("DROP TABLE IF EXISTS interactions_native")
         cursor.execute(f"CREATE TABLE interactions_native ({', '.join(f'{c} text' for c in header)})")
         started = time.perf_counter()
-        with cursor.copy("COPY interactions_native FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:  # type: ignore[attr-defined]
-            with csv_path.open("rb") as handle:
-                while block := handle.read(1 << 20):
-                    copy.write(block)
+        copy_sql = "COPY interactions_native FROM STDIN WITH (FORMAT csv, HEADER true)"
+        with cursor.copy(copy_sql) as copy, csv_path.open("rb") as handle:  # type: ignore[attr-defined]
+            while block := handle.read(1 << 20):
+                copy.write(block)
         raw.commit()
         return time.perf_counter() - started
     finally:
@@ -109,25 +105,36 @@ def ours(engine: sa.Engine, connector: GenericFilesConfig | ZendeskFilesConfig) 
 
 
 def line(label: str, rows: int, seconds: float, native: float) -> None:
-    print(f"{label:28s} rows={rows:,} time={seconds:6.1f}s rows/s={rows / seconds:>9,.0f} "
-          f"native={native:5.1f}s ratio={seconds / native:5.2f}x")
+    print(
+        f"{label:28s} rows={rows:,} time={seconds:6.1f}s rows/s={rows / seconds:>9,.0f} "
+        f"native={native:5.1f}s ratio={seconds / native:5.2f}x"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--postgres", default=None, help="also measure this PostgreSQL URL (a schema is created)")
+    parser.add_argument(
+        "--postgres", default=None, help="also measure this PostgreSQL URL (a schema is created)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_text:
         tmp = Path(tmp_text)
         frame = synthetic(args.rows)
         csv_path = write_generic_csv(frame, tmp / "generic")
         write_zendesk_pages(frame, tmp / "zendesk")
-        generic = GenericFilesConfig(kind="generic_files", name="bench-generic", source="bench", path=str(tmp / "generic"))
-        zendesk = ZendeskFilesConfig(kind="zendesk_files", name="bench-zendesk", source="bench", path=str(tmp / "zendesk"))
+        generic = GenericFilesConfig(
+            kind="generic_files", name="bench-generic", source="bench", path=str(tmp / "generic")
+        )
+        zendesk = ZendeskFilesConfig(
+            kind="zendesk_files", name="bench-zendesk", source="bench", path=str(tmp / "zendesk")
+        )
 
         native = native_sqlite(csv_path, tmp / "native.db")
-        for label, connector, db in (("sqlite generic csv", generic, "a.db"), ("sqlite zendesk json", zendesk, "b.db")):
+        for label, connector, db in (
+            ("sqlite generic csv", generic, "a.db"),
+            ("sqlite zendesk json", zendesk, "b.db"),
+        ):
             seconds, rows = ours(make_engine(f"sqlite:///{tmp / db}"), connector)
             line(label, rows, seconds, native)
 

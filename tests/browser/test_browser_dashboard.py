@@ -39,14 +39,43 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "SERVICELENS_DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite'}"}
     env.pop("SERVICELENS_CONFIG", None)
     subprocess.run(
-        [sys.executable, "-m", "servicelens.cli", "demo", "--interactions", "3000", "--out", str(tmp / "exports")],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "servicelens.cli",
+            "demo",
+            "--interactions",
+            "3000",
+            "--out",
+            str(tmp / "exports"),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -68,8 +97,15 @@ def test_overview_renders_in_chromium(dashboard_url: str, tmp_path: Path) -> Non
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=_require_browser(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(dashboard_url, wait_until="networkidle", timeout=60_000)
