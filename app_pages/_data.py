@@ -162,9 +162,16 @@ def calibration_scores(url: str, session_id: str, scorecard_id: str, scorecard_v
     return calibration_repo.read_calibration_scores(engine_for(url), session_id, card)
 
 
+@st.cache_data(ttl=DATA_TTL_SECONDS, max_entries=4, show_spinner=False)
+def audit_reassignments(url: str) -> pl.DataFrame:
+    """Every replacement of an auditor, oldest first."""
+    return audit_repo.read_reassignments(engine_for(url))
+
+
 def clear_audit_data() -> None:
     """Forget cached audit data after a write, so the next run shows it."""
     for loader in (
+        audit_reassignments,
         audit_reviews,
         audit_batch_items,
         review_history,

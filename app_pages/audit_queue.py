@@ -1,10 +1,13 @@
-"""Audit queue: auditors work through their sampled interactions, managers dispute, arbitrators decide.
+"""Audit queue: auditors work through their sampled interactions, managers dispute, arbitrators decide,
+and the lead follows the team's progress and replaces auditors.
 
 An auditor reads the transcript (plain text, never rendered) and the timeline, scores every item of the
 current scorecard with optional comments, and saves; the next open interaction comes up at once. Saving
 an already scored interaction adds a revision with a reason; older revisions stay visible. A manager
 disputes one item of a review with a comment and a proposed rating; an arbitrator (not the person who
-raised it) accepts or rejects it, and only an accepted dispute changes the score.
+raised it) accepts or rejects it, and only an accepted dispute changes the score. A lead gives open
+interactions to another auditor with a required reason; every move is in the reassignment log, and a
+reviewed interaction stays with its auditor.
 """
 
 from __future__ import annotations
@@ -15,20 +18,25 @@ import polars as pl
 import streamlit as st
 
 from app_pages import _data, _format
-from app_pages._audit_widgets import interaction_facts as show_facts
 from app_pages._audit_widgets import (
+    FLASH_KEY,
+    batch_creator,
     md_escape,
     rating_label,
     rating_options,
+    reassign_form,
+    reassignment_table,
     scoring_form,
+    show_flash,
+    team_progress,
     timeline,
     transcript,
     who_am_i,
 )
+from app_pages._audit_widgets import interaction_facts as show_facts
 from app_pages._empty import show_no_data
 from audits.config import Scorecard
 from audits.results import review_frames
-from audits.sampling import SamplingError
 from audits.scoring import (
     Dispute,
     DisputeStatus,
@@ -39,11 +47,10 @@ from audits.scoring import (
     open_dispute,
     revise_review,
 )
-from servicelens.commands.audit import precision_lines, sample_batch
 from servicelens.config import ServicelensConfig
 from storage import audit_repo
 
-ROLES = ("Auditor", "Manager", "Arbitrator")
+ROLES = ("Auditor", "Manager", "Arbitrator", "Lead")
 PICK_KEY = "queue_pick"
 NEXT_KEY = "queue_next"  # set after a save: the interaction to open on the next run
 
@@ -67,8 +74,13 @@ def _latest_reviews(url: str) -> dict[tuple[str, str], Review]:
 
 
 def _queue_table(url: str, queue: pl.DataFrame, config: ServicelensConfig) -> pl.DataFrame:
+    """The auditor's queue: open work first; *disputed* means a manager challenges the review."""
     reviews, disputes = _data.audit_reviews(url)
-    scores = review_frames(reviews, config.audits.scorecard, disputes).scores.select("review_id", "score")
+    mine = set(queue["review_id"].drop_nulls().to_list())  # scoring only these keeps reruns fast
+    scores = review_frames(
+        [r for r in reviews if r.review_id in mine], config.audits.scorecard, disputes
+    ).scores.select("review_id", "score")
+    disputed = [d.review_id for d in disputes if d.status is DisputeStatus.OPEN and d.review_id in mine]
     facts = _data.interactions(url).select(
         "interaction_id", "location", "team", "agent", "channel", "created_at"
     )
@@ -78,11 +90,13 @@ def _queue_table(url: str, queue: pl.DataFrame, config: ServicelensConfig) -> pl
         .select(
             pl.when(pl.col("review_id").is_null())
             .then(pl.lit("to do"))
+            .when(pl.col("review_id").is_in(disputed))
+            .then(pl.lit("disputed"))
             .otherwise(pl.lit("done"))
             .alias("state"),
             "interaction_id",
             "score",
-            "reason",
+            pl.col("reason").alias("picked by"),
             "location",
             "team",
             "agent",
@@ -90,7 +104,7 @@ def _queue_table(url: str, queue: pl.DataFrame, config: ServicelensConfig) -> pl
             "created_at",
             "batch_id",
         )
-        .sort(pl.col("state") == "done", "batch_id")
+        .sort(pl.col("state") != "to do", "batch_id")
     )
 
 
@@ -157,7 +171,7 @@ def auditor_view(url: str, config: ServicelensConfig, me: str) -> None:
         return
     table = _queue_table(url, queue, config)
     todo = table.filter(pl.col("state") == "to do")["interaction_id"].to_list()
-    done = table.filter(pl.col("state") == "done")["interaction_id"].to_list()
+    done = table.filter(pl.col("state") != "to do")["interaction_id"].to_list()
     st.progress(len(done) / table.height, text=f"{len(done)} of {table.height} done · {len(todo)} to do")
     with st.expander("My queue", expanded=False):
         st.dataframe(table, hide_index=True, width="stretch", height=260)
@@ -262,13 +276,18 @@ def _raise(
         st.error(f"Dispute not raised: {md_escape(str(exc))}")
         return
     _data.clear_audit_data()
-    st.success(f"Dispute raised on {md_escape(item_id)}; an arbitrator will decide it.")
+    # Shown after the rerun, so the table above already lists the new dispute.
+    st.session_state[FLASH_KEY] = f"Dispute raised on {md_escape(item_id)}; an arbitrator will decide it."
+    st.session_state.pop("dispute_comment", None)  # so the same dispute is not raised twice by accident
+    st.rerun()
 
 
 def arbitrator_view(url: str, config: ServicelensConfig, me: str) -> None:
     reviews, disputes = _data.audit_reviews(url)
     waiting = [d for d in disputes if d.status is DisputeStatus.OPEN]
     decided = [d for d in disputes if d.status is not DisputeStatus.OPEN]
+    latest = current_revisions(reviews)
+    interaction_of = {r.review_id: r.interaction_id for r in latest}
     if not waiting:
         st.info("No open disputes.")
     else:
@@ -278,21 +297,24 @@ def arbitrator_view(url: str, config: ServicelensConfig, me: str) -> None:
             list(by_id),
             key="arbitrate_pick",
             format_func=lambda d: (
-                f"{by_id[d].item_id} · raised by {by_id[d].raised_by} · {by_id[d].raised_at:%Y-%m-%d}"
+                f"{interaction_of.get(by_id[d].review_id, '?')} · {by_id[d].item_id} · "
+                f"raised by {by_id[d].raised_by} · {by_id[d].raised_at:%Y-%m-%d}"
             ),
         )
-        _decide(url, config, me, by_id[chosen], current_revisions(reviews))
+        _decide(url, config, me, by_id[chosen], latest)
     if decided:
         st.subheader("Decided")
         st.dataframe(
             pl.DataFrame(
                 [
                     {
+                        "interaction": interaction_of.get(d.review_id),
                         "item": d.item_id,
                         "proposed": d.proposed_rating,
                         "status": d.status.value,
                         "raised by": d.raised_by,
                         "decided by": d.decided_by,
+                        "decided at": d.decided_at,
                         "decision": d.decision_comment,
                     }
                     for d in decided
@@ -340,43 +362,16 @@ def _decide(url: str, config: ServicelensConfig, me: str, dispute: Dispute, late
     st.rerun()
 
 
-def batch_creator(url: str, config: ServicelensConfig, me: str, people: list[str]) -> None:
-    plan = config.audits.sampling
-    with st.expander("Create a new sample batch"), st.form("new_batch"):
-        st.caption(
-            f"Strata: {', '.join(plan.strata)} · {plan.per_stratum} random per stratum plus targeted picks; "
-            "interactions already sampled are left out."
-        )
-        seed = st.number_input("Seed", value=plan.seed, step=1, key="batch_seed")
-        auditors = st.multiselect(
-            "Auditors",
-            sorted(set(people) | set(plan.auditors) | {me}),
-            default=plan.auditors or None,
-            key="batch_auditors",
-            accept_new_options=True,
-        )
-        days = st.number_input(
-            "Only interactions of the last N days (0 = all)", min_value=0, value=0, key="batch_days"
-        )
-        create = st.form_submit_button("Create batch", key="batch_submit")
-    if not create:
+def lead_view(url: str, me: str, people: list[str]) -> None:
+    items = _data.audit_batch_items(url)
+    if items.is_empty():
+        st.info("No batch yet. Create a sample batch below.")
         return
-    try:
-        result = sample_batch(
-            _data.engine_for(url),
-            config,
-            now=datetime.now(UTC),
-            seed=int(seed),
-            auditors=list(auditors),
-            days=int(days) or None,
-            created_by=me,
-        )
-    except (SamplingError, audit_repo.AuditStoreError) as exc:
-        st.error(f"No batch created: {md_escape(str(exc))}")
-        return
-    _data.clear_audit_data()
-    st.success(f"Batch {result.batch_id}: {result.batch.sample.height} interactions assigned.")
-    st.text("\n".join(precision_lines(result.precision, "stratum", config.audits.precision)))
+    st.subheader("Team progress")
+    team_progress(items)
+    st.subheader("Replace an auditor")
+    reassign_form(url, me, items, people)
+    reassignment_table(url)
 
 
 def render() -> None:
@@ -394,12 +389,15 @@ def render() -> None:
         st.info("Choose your name to see your queue.")
         return
     role = st.radio("Work as", ROLES, horizontal=True, key="audit_role")
+    show_flash()
     if role == "Auditor":
         auditor_view(url, config, me)
     elif role == "Manager":
         manager_view(url, config, me)
-    else:
+    elif role == "Arbitrator":
         arbitrator_view(url, config, me)
+    else:
+        lead_view(url, me, sorted(people))
     st.divider()
     batch_creator(url, config, me, sorted(people))
 

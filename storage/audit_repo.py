@@ -155,10 +155,26 @@ def record_reassignment(conn: sa.Connection, batch_id: int, entry: Reassignment)
             (items.c.batch_id == batch_id)
             & (items.c.interaction_id == entry.interaction_id)
             & (items.c.auditor == entry.from_auditor)
+            # Enforced here too, so two writers racing cannot move an interaction already reviewed.
+            & ~sa.exists().where(
+                (t.audit_reviews.c.interaction_id == items.c.interaction_id)
+                & (t.audit_reviews.c.auditor == items.c.auditor)
+            )
         )
         .values(auditor=entry.to_auditor)
     ).rowcount
     if moved != 1:
+        reviewed = conn.execute(
+            sa.select(sa.func.count()).where(
+                (t.audit_reviews.c.interaction_id == entry.interaction_id)
+                & (t.audit_reviews.c.auditor == entry.from_auditor)
+            )
+        ).scalar()
+        if reviewed:
+            raise AuditStoreError(
+                f"batch {batch_id}: already reviewed, so it stays with its auditor: "
+                f"{entry.interaction_id} (reviewed by {entry.from_auditor}); edit or dispute the review instead"
+            )
         raise AuditStoreError(
             f"batch {batch_id}: interaction {entry.interaction_id} is not assigned to {entry.from_auditor}"
         )

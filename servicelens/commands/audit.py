@@ -19,7 +19,17 @@ import typer
 from audits.calibration import CalibrationReport, calibrate
 from audits.checks import check_summary, run_checks
 from audits.config import PrecisionTarget
-from audits.sampling import AuditBatch, create_batch, sampling_keys, stratum_expr
+from audits.results import review_frames
+from audits.sampling import (
+    AuditBatch,
+    Reassignment,
+    SamplingError,
+    create_batch,
+    reassign,
+    sampling_keys,
+    stratum_expr,
+)
+from audits.scoring import DisputeStatus
 from audits.stats import plan_check, wilson_bounds
 from servicelens.commands.common import ConfigOption, config_or_exit, ready_engine
 from servicelens.config import ServicelensConfig
@@ -28,6 +38,7 @@ from storage.audit_repo import AuditStoreError
 from storage.audit_tables import calibration_scores
 from storage.calibration_repo import CalibrationSession
 from storage.repo import read_events, read_interactions
+from storage.tables import interactions as interactions_table
 
 app = typer.Typer(
     help="QA audits: sample batches for auditors, automatic protocol checks, calibration sessions.",
@@ -84,7 +95,13 @@ def sample_batch(
     )
     interactions = read_interactions(engine)
     if days is not None:
+        newest = interactions.select(pl.col("created_at").max()).item()
         interactions = interactions.filter(pl.col("created_at") >= now - timedelta(days=days))
+        if interactions.is_empty():
+            raise SamplingError(
+                f"no interaction was created in the last {days} day(s) before {now:%Y-%m-%d}"
+                + (f"; the newest is from {newest:%Y-%m-%d}" if newest is not None else "")
+            )
     batch = create_batch(
         interactions,
         plan,
@@ -156,8 +173,6 @@ def sample_command(
 
     Prints how many audits each unit needs for the chosen precision and whether the batch reaches it.
     """
-    from audits.sampling import SamplingError
-
     if unit not in ("stratum", "location", "team", "agent"):
         typer.echo(f"--unit must be stratum, location, team or agent, not {unit!r}", err=True)
         raise typer.Exit(2)
@@ -191,6 +206,197 @@ def sample_command(
     typer.echo("picked by: " + ", ".join(f"{r} {n}" for r, n in reasons.iter_rows()))
     for line in precision_lines(result.precision, unit, target):
         typer.echo(line)
+
+
+# --- queues and replacing an auditor --------------------------------------------------------------------
+
+QUEUE_STATES = ("to do", "disputed", "done")
+
+
+class ReassignmentRefused(ValueError):
+    """A replacement of an auditor that is not allowed; the message names the interaction and why."""
+
+
+def queue_status(engine: sa.Engine, config: ServicelensConfig, auditor: str | None = None) -> pl.DataFrame:
+    """Every sampled interaction (or one auditor's): ``state`` is *to do*, *done* or *disputed* (an open
+    dispute on its review), with the effective score, the revision count and who it was moved from."""
+    items = audit_repo.read_batch_items(engine, auditor)
+    review_ids = items["review_id"].drop_nulls().to_list()
+    reviews = audit_repo.load_reviews(engine, review_ids=review_ids, latest_only=True) if review_ids else []
+    disputes = audit_repo.load_disputes(engine, review_ids=review_ids) if review_ids else []
+    scores = review_frames(reviews, config.audits.scorecard, disputes).scores.select(
+        "review_id", "score", pl.col("revision").alias("revisions")
+    )
+    disputed = {d.review_id for d in disputes if d.status is DisputeStatus.OPEN}
+    moves = (
+        audit_repo.read_reassignments(engine)
+        .group_by("batch_id", "interaction_id")
+        .agg(pl.col("from_auditor").last().alias("moved_from"))
+    )
+    state = (
+        pl.when(pl.col("review_id").is_null())
+        .then(pl.lit("to do"))
+        .when(pl.col("review_id").is_in(list(disputed)))
+        .then(pl.lit("disputed"))
+        .otherwise(pl.lit("done"))
+    )
+    return (
+        items.join(scores, on="review_id", how="left")
+        .join(moves, on=["batch_id", "interaction_id"], how="left")
+        .select(
+            "batch_id",
+            "interaction_id",
+            "auditor",
+            state.alias("state"),
+            "score",
+            "revisions",
+            "reason",
+            "stratum",
+            "moved_from",
+            "review_id",
+        )
+    )
+
+
+def resolve_batch_items(items: pl.DataFrame, references: list[str]) -> list[tuple[int, str]]:
+    """(batch id, interaction id) for each reference: an interaction id, or ``BATCH/INTERACTION`` when the
+    interaction was sampled in more than one batch."""
+    found: list[tuple[int, str]] = []
+    for reference in references:
+        matches = items.filter(pl.col("interaction_id") == reference)
+        head, _, tail = reference.partition("/")
+        if matches.is_empty() and head.isdigit() and tail:
+            matches = items.filter((pl.col("batch_id") == int(head)) & (pl.col("interaction_id") == tail))
+        if matches.is_empty():
+            raise ReassignmentRefused(
+                f"{reference!r} is not a sampled interaction; give an interaction id from "
+                "`servicelens audit queue` (or BATCH/INTERACTION, e.g. 3/zendesk:1201)"
+            )
+        if matches.height > 1:
+            batches = ", ".join(str(b) for b in matches["batch_id"].to_list())
+            raise ReassignmentRefused(
+                f"{reference} is in batches {batches}: name one as BATCH/INTERACTION, e.g. "
+                f"{matches['batch_id'][0]}/{reference}"
+            )
+        found.append((int(matches["batch_id"][0]), str(matches["interaction_id"][0])))
+    return found
+
+
+def reassign_batch_items(
+    engine: sa.Engine,
+    targets: list[tuple[int, str]],
+    to_auditor: str,
+    *,
+    reason: str,
+    by: str,
+    now: datetime,
+) -> list[Reassignment]:
+    """Give each (batch, interaction) to ``to_auditor`` and log who, when, from whom and why: all of them or,
+    when one is refused (no reason, already reviewed, the new auditor was its agent, ...), none."""
+    to_auditor = to_auditor.strip()
+    if not to_auditor:
+        raise ReassignmentRefused("name the auditor who takes the interactions over")
+    if not targets:
+        raise ReassignmentRefused("choose at least one interaction to reassign")
+    wanted = pl.DataFrame(
+        targets, schema={"batch_id": pl.Int64(), "interaction_id": pl.String()}, orient="row"
+    )
+    entries: list[tuple[int, Reassignment]] = []
+    with engine.begin() as conn:
+        rows = wanted.join(audit_repo.read_batch_items(conn), on=["batch_id", "interaction_id"], how="left")
+        unknown = rows.filter(pl.col("auditor").is_null())
+        if unknown.height:
+            first = unknown.row(0, named=True)
+            raise ReassignmentRefused(
+                f"batch {first['batch_id']} has no interaction {first['interaction_id']}"
+            )
+        agents = dict(
+            conn.execute(
+                sa.select(interactions_table.c.interaction_id, interactions_table.c.agent).where(
+                    interactions_table.c.interaction_id.in_(rows["interaction_id"].unique().to_list())
+                )
+            ).all()
+        )
+        rows = rows.with_columns(pl.col("interaction_id").replace_strict(agents, default=None).alias("agent"))
+        for (batch_id,), part in rows.group_by("batch_id", maintain_order=True):
+            batch = AuditBatch(
+                0, part["batch_created_at"][0], part.select("interaction_id", "auditor", "agent")
+            )
+            try:
+                for interaction_id in part["interaction_id"]:
+                    batch = reassign(batch, interaction_id, to_auditor, reason=reason.strip(), by=by, at=now)
+            except SamplingError as exc:
+                raise ReassignmentRefused(str(exc)) from None
+            entries += [(int(batch_id), entry) for entry in batch.reassignments]
+        for batch_id, entry in entries:
+            audit_repo.record_reassignment(conn, batch_id, entry)
+        # Checked after the writes, inside the transaction, so a review saved meanwhile is caught too.
+        reviewed = [
+            r
+            for r in audit_repo.load_reviews(
+                conn, interaction_ids=rows["interaction_id"].to_list(), latest_only=True
+            )
+            if any(r.interaction_id == e.interaction_id and r.auditor == e.from_auditor for _, e in entries)
+        ]
+        if reviewed:
+            names = ", ".join(f"{r.interaction_id} (reviewed by {r.auditor})" for r in reviewed)
+            raise ReassignmentRefused(
+                f"already reviewed, so it stays with its auditor: {names}; edit or dispute the review instead"
+            )
+    return [entry for _, entry in entries]
+
+
+@app.command("queue")
+def queue_command(
+    auditor: Annotated[str | None, typer.Option(help="Only this auditor's queue.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """List sampled interactions with their state (to do, done, disputed), score and auditor."""
+    cfg, engine = _load(config)
+    table = queue_status(engine, cfg, auditor)
+    if table.is_empty():
+        typer.echo(
+            f"nothing is assigned to {auditor}" if auditor else "no audit batch yet: run `audit sample`"
+        )
+        return
+    order = pl.col("state").replace_strict(QUEUE_STATES, list(range(len(QUEUE_STATES))), return_dtype=pl.Int8)
+    typer.echo(
+        f"{'batch':>5}  {'interaction':<28} {'auditor':<16} {'state':<9} {'score':>6}  picked by / moved from"
+    )
+    for row in table.sort(order, "batch_id", "interaction_id").iter_rows(named=True):
+        moved = f" / from {row['moved_from']}" if row["moved_from"] else ""
+        typer.echo(
+            f"{row['batch_id']:>5}  {row['interaction_id'][:28]:<28} {row['auditor'][:16]:<16} {row['state']:<9} "
+            f"{_percent(row['score']):>6}  {row['reason']}{moved}"
+        )
+    counts = table.group_by("auditor", "state").len()
+    for name in sorted(table["auditor"].unique().to_list()):
+        mine = dict(counts.filter(pl.col("auditor") == name).select("state", "len").iter_rows())
+        parts = ", ".join(f"{mine.get(s, 0)} {s}" for s in QUEUE_STATES)
+        typer.echo(f"{name}: {parts} (of {sum(mine.values())})")
+
+
+@app.command("reassign")
+def reassign_command(
+    items: Annotated[
+        list[str], typer.Argument(help="Interaction id(s) from `audit queue`, or BATCH/INTERACTION.")
+    ],
+    to: Annotated[str, typer.Option("--to", help="The auditor who takes them over.")],
+    reason: Annotated[str, typer.Option(help="Why (required; kept in the reassignment log).")] = "",
+    by: Annotated[str, typer.Option(help="Who replaces the auditor (kept in the log).")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Replace the auditor of sampled interactions not yet reviewed; every move is logged with its reason."""
+    _, engine = _load(config)
+    try:
+        targets = resolve_batch_items(audit_repo.read_batch_items(engine), items)
+        moved = reassign_batch_items(engine, targets, to, reason=reason, by=by, now=datetime.now(UTC))
+    except (ReassignmentRefused, AuditStoreError) as exc:
+        typer.echo(f"error: nothing reassigned: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for entry in moved:
+        typer.echo(f"{entry.interaction_id}: {entry.from_auditor} -> {entry.to_auditor} ({entry.reason})")
+    typer.echo(f"{len(moved)} interaction(s) reassigned by {by}; logged")
 
 
 # --- automatic checks ----------------------------------------------------------------------------------
