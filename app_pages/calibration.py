@@ -18,7 +18,7 @@ from app_pages._audit_widgets import md_escape, scoring_form, timeline, transcri
 from app_pages._empty import show_no_data
 from audits.calibration import calibrate
 from audits.scoring import ItemRating, Review, ReviewError
-from servicelens.commands.audit import pick_calibration_interactions
+from servicelens.commands.calibration import pick_calibration_interactions
 from servicelens.config import ServicelensConfig
 from storage import audit_repo, calibration_repo
 from storage.calibration_repo import CalibrationSession

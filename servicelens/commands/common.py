@@ -36,3 +36,12 @@ def ready_engine(config: ServicelensConfig) -> sa.Engine:
     engine = make_engine(config.database.resolved_url())
     upgrade(engine)
     return engine
+
+
+def load_config_and_engine(path: Path | None) -> tuple[ServicelensConfig, sa.Engine]:
+    config = config_or_exit(path)
+    return config, ready_engine(config)
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
