@@ -198,9 +198,7 @@ class ZendeskApiConfig(ApiConnector, VendorMapping):
 
 class FreshdeskApiConfig(ApiConnector, VendorMapping):
     kind: Literal["freshdesk_api"]
-    page_size: int = Field(
-        default=100, ge=1, le=100, description="tickets per page (Freshdesk serves at most 100)"
-    )
+    page_size: int = Field(default=100, ge=1, le=100)  # Freshdesk serves at most 100 tickets a page
 
 
 AnyConnector = (

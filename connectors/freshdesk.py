@@ -1,21 +1,26 @@
-"""Freshdesk exports: API JSON (tickets with ``stats``, conversations, ratings), Airbyte JSONL, and the CSV
-ticket export of the Freshdesk UI.
+"""Freshdesk exports: API JSON (tickets with ``stats``, conversations, ratings, groups, agents, companies),
+Airbyte JSONL, and the CSV ticket export of the Freshdesk UI.
 
 Freshdesk sends status, priority and source as numbers. They are decoded with Freshdesk's documented codes,
-overridden by the ``ticket_fields`` records of the export when present (custom statuses live there).
+overridden by the ``ticket_fields`` records of the export when present (custom statuses live there). Names,
+requesters' e-mails and satisfaction ratings are joined across every file of an export folder
+(:func:`collect_freshdesk_lookups`), as the API returns each of them from its own endpoint.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from connectors.base import Batch
 from connectors.config import FreshdeskApiConfig, FreshdeskFilesConfig
-from connectors.tabular import (
+from connectors.files import UnreadableFileError
+from connectors.parsing import (
+    JSON_SUFFIXES,
     BatchBuilder,
     JsonRecord,
     ParsedFile,
@@ -93,6 +98,8 @@ _LIST_KEYS = (
     "conversations",
     "groups",
     "agents",
+    "companies",
+    "contacts",
     "ticket_fields",
     "satisfaction_ratings",
 )
@@ -105,6 +112,8 @@ _REFERENCE_STREAMS = (
     "business_hours",
     "surveys",
 )
+# Streams whose records other files of the folder need: reference data, ratings, and the tickets themselves.
+_COLLECTED_STREAMS = (*_REFERENCE_STREAMS, "satisfaction_ratings", "tickets")
 
 
 @dataclass
@@ -118,10 +127,17 @@ class FreshdeskLookups:
     agents: dict[str, str] = field(default_factory=dict)
     companies: dict[str, str] = field(default_factory=dict)
     business_hours: list[dict[str, Any]] = field(default_factory=list)
+    contacts: dict[str, str] = field(default_factory=dict)  # contact id -> e-mail
+    ratings: dict[str | None, JsonRecord] = field(default_factory=dict)  # newest rating, by ticket id
+    tickets: set[str] = field(default_factory=set)  # ids of every ticket seen
 
-    def add(self, stream: str, data: dict[str, Any]) -> None:
+    def add(self, stream: str, data: dict[str, Any], row: int = 0) -> None:
         key = id_text(data.get("id"))
-        if stream == "ticket_fields":
+        if stream == "tickets":
+            self.remember_ticket(data)
+        elif stream == "satisfaction_ratings":
+            self._add_rating(data, row)
+        elif stream == "ticket_fields":
             self._add_field(data)
         elif stream == "business_hours":
             if all(id_text(known.get("id")) != key for known in self.business_hours):
@@ -135,6 +151,27 @@ class FreshdeskLookups:
                 self.agents[key] = str(name)
         elif key and stream == "companies" and data.get("name"):
             self.companies[key] = str(data["name"])
+        elif key and stream == "contacts" and data.get("email"):
+            self.contacts[key] = str(data["email"])
+
+    def remember_ticket(self, ticket: dict[str, Any]) -> None:
+        """The ticket's id and its embedded requester's e-mail (for conversations of other files)."""
+        if (ticket_id := id_text(ticket.get("id"))) is not None:
+            self.tickets.add(ticket_id)
+        requester = ticket.get("requester") or {}
+        contact_id = id_text(requester.get("id") or ticket.get("requester_id"))
+        if contact_id is not None and requester.get("email"):
+            self.contacts[contact_id] = str(requester["email"])
+
+    def _add_rating(self, data: dict[str, Any], row: int) -> None:
+        """Keep the newest rating per ticket (a survey can be answered again)."""
+        ticket_id = id_text(data.get("ticket_id"))
+        stamp = str(data.get("updated_at") or data.get("created_at") or "")
+        previous = self.ratings.get(ticket_id)
+        if previous is None or stamp >= str((previous.data or {}).get("updated_at") or ""):
+            answers = data.get("ratings") if isinstance(data.get("ratings"), dict) else {}
+            kept = {"ticket_id": data.get("ticket_id"), "updated_at": stamp, "ratings": answers}
+            self.ratings[ticket_id] = JsonRecord(row, "satisfaction_ratings", kept, "")
 
     def _add_field(self, data: dict[str, Any]) -> None:
         choices = data.get("choices")
@@ -165,6 +202,10 @@ def _stream_of(record: JsonRecord) -> str | None:
         return "agents"
     if "choices" in data:
         return "ticket_fields"
+    if "domains" in data and "name" in data:
+        return "companies"
+    if "email" in data and ({"view_all_tickets", "other_emails", "unique_external_id"} & data.keys()):
+        return "contacts"
     if "working_hours" in data:
         return "business_hours"
     if "status" in data and ({"stats", "requester_id", "priority", "subject"} & data.keys()):
@@ -177,21 +218,29 @@ def _stream_of(record: JsonRecord) -> str | None:
 
 
 def collect_freshdesk_lookups(paths: Iterable[Path]) -> FreshdeskLookups:
-    """Decoders from every JSON file of an export folder, so a tickets file can use a separate groups file."""
+    """Decoders, e-mails, ratings and ticket ids from every JSON file of an export folder, so a tickets file
+    can use a separate groups, agents, companies or satisfaction_ratings file."""
     lookups = FreshdeskLookups()
     for path in paths:
-        if path.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
+        if path.suffix.lower() not in JSON_SUFFIXES:
+            continue
+        try:
             for record in read_json_records(path, _LIST_KEYS):
                 stream = _stream_of(record)
-                if record.data is not None and stream in _REFERENCE_STREAMS:
-                    lookups.add(stream, record.data)
+                if record.data is not None and stream in _COLLECTED_STREAMS:
+                    lookups.add(stream, record.data, record.row)
+        except UnreadableFileError:
+            continue  # reported with its reason when the file itself is parsed
     return lookups
 
 
 def parse_freshdesk_file(
     path: Path, options: FreshdeskOptions, lookups: FreshdeskLookups | None = None
 ) -> ParsedFile:
-    """Map one Freshdesk export file onto canonical interactions and events."""
+    """Map one Freshdesk export file onto canonical interactions and events.
+
+    ``lookups`` holds what the other files of the folder know; without it only this file is used.
+    """
     if path.suffix.lower() == ".csv":
         return ParsedFile(parse_freshdesk_csv(path, options, lookups or FreshdeskLookups()))
     builder = BatchBuilder(options.source_name, path.name)
@@ -205,27 +254,31 @@ def parse_freshdesk_file(
             )
             continue
         streams.setdefault(stream, []).append(record)
-        if stream in _REFERENCE_STREAMS:
-            lookups.add(stream, record.data)
-    ratings: dict[str | None, JsonRecord] = {}
-    for record in streams.pop("satisfaction_ratings", []):
-        ratings[id_text((record.data or {}).get("ticket_id"))] = record
+        if stream in _COLLECTED_STREAMS:
+            lookups.add(stream, record.data, record.row)
     for record in streams.pop("tickets", []):
+        ticket = record.data or {}
         try:
-            values = _map_ticket(record.data or {}, options, lookups, ratings)
-            builder.add_interaction(record.row, values)
+            values = map_ticket(ticket, options, lookups, lookups.ratings)
+            events = ticket_events(ticket, values)
         except RecordError as exc:
             builder.reject(record.row, exc.field, exc.reason, record.raw)
-    for ticket_id, record in ratings.items():
-        builder.reject(
-            record.row,
-            "ticket_id",
-            f"satisfaction rating for ticket {ticket_id}, not in this file",
-            record.raw,
-        )
+            continue
+        builder.add_interaction(record.row, values)
+        for event in events:
+            builder.add_event(record.row, values["external_id"], event)
+    for record in streams.pop("satisfaction_ratings", []):
+        ticket_id = id_text((record.data or {}).get("ticket_id"))
+        if ticket_id not in lookups.tickets:
+            builder.reject(
+                record.row,
+                "ticket_id",
+                f"satisfaction rating for ticket {ticket_id}, which is in no file of this export",
+                record.raw,
+            )
     for record in streams.pop("conversations", []):
         try:
-            _add_conversation(builder, record, lookups)
+            add_conversation(builder, record, lookups)
         except RecordError as exc:
             builder.reject(record.row, exc.field, exc.reason, record.raw)
     return ParsedFile(
@@ -256,19 +309,25 @@ def csat_from_rating(value: Any) -> int | None:
     return RATING_TO_CSAT.get(int(value))
 
 
-def _map_ticket(
+def map_ticket(
     ticket: dict[str, Any],
     options: FreshdeskOptions,
     lookups: FreshdeskLookups,
-    ratings: dict[str | None, JsonRecord],
+    ratings: Mapping[str | None, JsonRecord],
 ) -> dict[str, Any]:
+    """One ticket as canonical interaction values; ``ratings`` are satisfaction ratings by ticket id.
+
+    The ticket's embedded requester is remembered in ``lookups`` so its conversations name the customer.
+    """
     external_id = id_text(ticket.get("id"))
     if external_id is None:
         raise RecordError("id", "ticket without an id")
+    lookups.remember_ticket(ticket)
     stats = ticket.get("stats") or {}
-    rating = ratings.pop(external_id, None)
+    rating = ratings.get(external_id)
     answers = ((rating.data or {}).get("ratings") or {}) if rating else {}
     requester = ticket.get("requester") or {}
+    requester_id = id_text(ticket.get("requester_id") or requester.get("id"))
     custom = ticket.get("custom_fields") or ticket.get("custom_field") or {}
     reopened = stats.get("reopened_at")
     return {
@@ -285,7 +344,7 @@ def _map_ticket(
         else _name(lookups.companies, ticket.get("company_id")),
         "team": _name(lookups.groups, ticket.get("group_id")),
         "agent": ticket.get("responder_name") or _name(lookups.agents, ticket.get("responder_id")),
-        "customer": text_or_none(requester.get("email")) or id_text(ticket.get("requester_id")),
+        "customer": text_or_none(requester.get("email")) or _name(lookups.contacts, requester_id),
         "priority": map_value(
             ticket.get("priority_name") or _decode(ticket.get("priority"), lookups.priority),
             "priority",
@@ -306,12 +365,64 @@ def _map_ticket(
     }
 
 
+# stats field -> the status a ticket entered at that time. Freshdesk keeps only the latest of each.
+_STATS_STATUSES = (
+    ("pending_since", Status.PENDING),
+    ("reopened_at", Status.OPEN),
+    ("resolved_at", Status.SOLVED),
+    ("closed_at", Status.CLOSED),
+)
+
+
+def ticket_events(ticket: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a ticket record itself carries: the first customer message and a partial status history.
+
+    The first message is ``description_text`` (else ``description``) at ``created_at``, by the customer.
+    Freshdesk exports no status history, only the latest time of some transitions in ``stats``: the ticket
+    is open at ``created_at``, and pending / open / solved / closed at ``pending_since`` / ``reopened_at`` /
+    ``resolved_at`` / ``closed_at``; the current status holds from ``status_updated_at``. Earlier pauses
+    and repeated transitions are not in the export, so this history is partial. Without ``stats`` there is
+    no status history at all.
+    """
+    created_at: datetime | None = values["created_at"]
+    events: list[dict[str, Any]] = []
+    description = text_or_none(ticket.get("description_text")) or text_or_none(ticket.get("description"))
+    if description and created_at is not None:
+        events.append(
+            {
+                "at": created_at,
+                "type": EventType.CUSTOMER_MESSAGE,
+                "author": values["customer"],
+                "body": description,
+            }
+        )
+    stats = ticket.get("stats")
+    if not isinstance(stats, dict) or created_at is None:
+        return events
+    changes: list[tuple[datetime, str]] = [(created_at, Status.OPEN)]
+    for name, entered in _STATS_STATUSES:
+        if (at := to_utc(stats.get(name), f"stats.{name}")) is not None:
+            changes.append((at, entered))
+    current_since = to_utc(stats.get("status_updated_at"), "stats.status_updated_at")
+    if current_since is not None and values["status"] is not None:
+        changes.append((current_since, values["status"]))
+    changes.sort(key=lambda change: change[0])  # stable: the current status stays last among equal times
+    previous: str | None = None
+    for at, status in changes:
+        if status != previous:  # a repeated status adds nothing the history does not already say
+            events.append({"at": at, "type": EventType.STATUS_CHANGE, "status": str(status)})
+        previous = status
+    return events
+
+
 def _name(table: dict[str, str], value: Any) -> str | None:
     key = id_text(value)
     return None if key is None else table.get(key, key)
 
 
-def _add_conversation(builder: BatchBuilder, record: JsonRecord, lookups: FreshdeskLookups) -> None:
+def add_conversation(builder: BatchBuilder, record: JsonRecord, lookups: FreshdeskLookups) -> None:
+    """One conversation as an event: private -> internal note, incoming -> customer message (by the
+    contact's e-mail when known), other -> agent reply (by the agent's name when known)."""
     data = record.data or {}
     ticket_id = id_text(data.get("ticket_id"))
     if ticket_id is None:
@@ -319,22 +430,19 @@ def _add_conversation(builder: BatchBuilder, record: JsonRecord, lookups: Freshd
     at = to_utc(data.get("created_at"), "created_at")
     if at is None:
         raise RecordError("created_at", "conversation without a time")
+    user_id = id_text(data.get("user_id"))
     if data.get("private"):
         kind = EventType.INTERNAL_NOTE
     elif data.get("incoming"):
         kind = EventType.CUSTOMER_MESSAGE
     else:
         kind = EventType.AGENT_REPLY
+    author: str | None = _name(lookups.agents, user_id)
+    if kind == EventType.CUSTOMER_MESSAGE and user_id in lookups.contacts:
+        author = lookups.contacts[user_id]
     body = data.get("body_text") or data.get("body")
     builder.add_event(
-        record.row,
-        ticket_id,
-        {
-            "at": at,
-            "type": kind,
-            "author": _name(lookups.agents, data.get("user_id")),
-            "body": text_or_none(body),
-        },
+        record.row, ticket_id, {"at": at, "type": kind, "author": author, "body": text_or_none(body)}
     )
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from connectors.base import Batch
 from connectors.config import FreshdeskApiConfig
-from connectors.freshdesk import FreshdeskLookups, _add_conversation, _map_ticket
+from connectors.freshdesk import FreshdeskLookups, add_conversation, map_ticket, ticket_events
 from connectors.http import ApiError, ApiSession
-from connectors.tabular import BatchBuilder, JsonRecord, RecordError, id_text, to_utc
+from connectors.parsing import BatchBuilder, JsonRecord, RecordError, id_text, to_utc
 from connectors.zendesk_api import first_pull_start
 
 TICKETS_PATH = "/api/v2/tickets"
@@ -182,12 +182,15 @@ def freshdesk_page_batch(
             builder.reject(number, None, "ticket is not an object", raw)
             continue
         try:
-            values = _map_ticket(ticket, options, lookups, no_ratings)
+            values = map_ticket(ticket, options, lookups, no_ratings)
+            events = ticket_events(ticket, values)  # the partial status history `stats` allows
         except RecordError as exc:
             builder.reject(number, exc.field, exc.reason, raw)
             continue
         rows[values["external_id"]] = number
         builder.add_interaction(number, values)
+        for event in events:
+            builder.add_event(number, values["external_id"], event)
     for ticket_id, items in conversations.items():
         row = rows.get(ticket_id)
         if row is None:
@@ -197,7 +200,7 @@ def freshdesk_page_batch(
                 row, "conversations", item, json.dumps(item, default=str, ensure_ascii=False)[:2000]
             )
             try:
-                _add_conversation(builder, record, lookups)
+                add_conversation(builder, record, lookups)
             except RecordError as exc:
                 builder.reject(row, exc.field, exc.reason, record.raw)
     return builder.build()

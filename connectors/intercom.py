@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.config import IntercomFilesConfig
-from connectors.tabular import (
+from connectors.parsing import (
     BatchBuilder,
     JsonRecord,
     ParsedFile,

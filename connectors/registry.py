@@ -20,10 +20,11 @@ from connectors.config import (
 )
 from connectors.freshdesk import collect_freshdesk_lookups, parse_freshdesk_file
 from connectors.intercom import parse_intercom_file
+from connectors.parsing import REPLICATION_KEY, ParsedFile
 from connectors.servicenow import parse_servicenow_csv
-from connectors.tabular import REPLICATION_KEY, ParsedFile, parse_tabular_file
+from connectors.tabular import parse_tabular_file
 from connectors.zammad import parse_zammad_file
-from connectors.zendesk import parse_zendesk_file
+from connectors.zendesk import collect_zendesk_context, parse_zendesk_file
 
 __all__ = [
     "FILE_FORMATS",
@@ -79,7 +80,8 @@ def file_parser(config: FileConnector, context_files: list[Path]) -> Callable[[P
     """The parser of one file of this connector.
 
     ``context_files`` are every readable file of the connector, including files already loaded: reference
-    data kept in files of its own (Freshdesk groups, agents, ticket_fields) is read from them.
+    data kept in files of its own (Zendesk users, groups, organizations, ratings; Freshdesk groups, agents,
+    companies, ticket_fields, ratings) is read from them.
     """
     kind = _kind(config)
     if kind not in FILE_FORMATS:
@@ -87,6 +89,9 @@ def file_parser(config: FileConnector, context_files: list[Path]) -> Callable[[P
     if isinstance(config, FreshdeskFilesConfig):
         lookups = collect_freshdesk_lookups(context_files)
         return lambda path: parse_freshdesk_file(path, config, lookups)
+    if isinstance(config, ZendeskFilesConfig):
+        context = collect_zendesk_context(context_files)
+        return lambda path: parse_zendesk_file(path, config, context)
     parse = FILE_FORMATS[kind].parse
     return lambda path: parse(path, config)
 

@@ -39,7 +39,16 @@ if TYPE_CHECKING:
 
 UNSCHEDULED_FRESHNESS = timedelta(hours=24)
 # Names that hold records referring to tickets; they load after files of tickets / conversations.
-_LATER_NAME_HINTS = ("audit", "comment", "event", "part", "rating", "satisfaction", "metric", "article")
+_LATER_NAME_HINTS = (
+    "audit",
+    "comment",
+    "event",
+    "part",
+    "rating",
+    "satisfaction",
+    "metric",
+    "article",
+)
 
 
 class SourceError(Exception):

@@ -15,7 +15,7 @@ import polars as pl
 
 from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch
 from connectors.config import ServicenowCsvConfig
-from connectors.tabular import REPLICATION_KEY, BatchBuilder, event_frame_schema, interaction_frame_schema
+from connectors.parsing import REPLICATION_KEY, BatchBuilder, event_frame_schema, interaction_frame_schema
 from servicelens.model import Channel, EventType, Priority, Status, interaction_id_expr
 
 STATE_MAP: dict[str, str] = {

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.config import ZammadFilesConfig
-from connectors.tabular import (
+from connectors.parsing import (
     BatchBuilder,
     ParsedFile,
     RecordError,

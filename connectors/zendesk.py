@@ -1,19 +1,26 @@
-"""Zendesk exports: incremental ticket export pages, ticket audit pages, and Airbyte JSONL envelopes.
+"""Zendesk exports: incremental ticket export pages with sideloads, ticket audit and satisfaction rating
+pages, and Airbyte JSONL envelopes.
 
-Streams used: tickets, ticket_metrics (first reply, solved time, reopens), ticket_audits (status history,
-assignments, comments), ticket_comments, satisfaction_ratings, and groups / organizations / users for
-readable names. schedules and sla_policies are returned beside the batch for the SLA engine.
+Streams used: tickets, ticket_metrics (also as the ``metric_sets`` sideload: first reply, solved time,
+reopens), ticket_audits (status history, assignments, comments), ticket_comments, satisfaction_ratings, and
+groups / organizations / users for readable names. schedules and sla_policies are returned beside the batch
+for the SLA engine. Names, metrics, ratings and requesters are joined across every file of an export folder
+(:func:`collect_zendesk_context`), so a ratings page or an audits page needs no copy of the tickets.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from connectors.config import ZendeskApiConfig, ZendeskFilesConfig
-from connectors.tabular import (
+from connectors.files import UnreadableFileError
+from connectors.parsing import (
+    JSON_SUFFIXES,
     BatchBuilder,
     JsonRecord,
     ParsedFile,
@@ -75,6 +82,7 @@ _LIST_KEYS = (
     "audits",
     "ticket_audits",
     "ticket_metrics",
+    "metric_sets",
     "comments",
     "satisfaction_ratings",
     "groups",
@@ -84,44 +92,176 @@ _LIST_KEYS = (
     "sla_policies",
     "ticket_events",
 )
+_STREAM_ALIASES = {
+    "ticket_metric": "ticket_metrics",
+    "metric_sets": "ticket_metrics",
+    "audits": "ticket_audits",
+}
 _END_USER_ROLES = {"end-user", "end_user"}
+SYSTEM_AUTHOR = "system"
+_SYSTEM_USER_ID = "-1"  # Zendesk's author of changes made by triggers, automations and the system
+# Only these fields of metrics and ratings are kept for joins across files (memory stays small).
+_METRIC_FIELDS = ("ticket_id", "reply_time_in_minutes", "solved_at", "reopens")
+_RATING_FIELDS = ("ticket_id", "score", "updated_at")
 
 
-def parse_zendesk_file(path: Path, options: ZendeskOptions) -> ParsedFile:
-    """Map one Zendesk export file (JSON page or JSONL) onto canonical interactions and events."""
-    builder = BatchBuilder(options.source_name, path.name)
+class ZendeskNames:
+    """Readable names, e-mail addresses and roles from the groups, organizations and users streams."""
+
+    STREAMS = ("groups", "organizations", "users")
+
+    def __init__(self, streams: Mapping[str, list[JsonRecord]] | None = None):
+        self.by_stream: dict[str, dict[str, str]] = {stream: {} for stream in self.STREAMS}
+        self.roles: dict[str, str] = {}
+        self.emails: dict[str, str] = {}
+        for stream in self.STREAMS:
+            for record in (streams or {}).get(stream, []):
+                self.add(stream, record.data or {})
+
+    def add(self, stream: str, data: dict[str, Any]) -> None:
+        key = id_text(data.get("id"))
+        if key is None or stream not in self.by_stream:
+            return
+        label = text_or_none(data.get("name")) or text_or_none(data.get("email"))
+        if label:
+            self.by_stream[stream][key] = label
+        if stream == "users":
+            if data.get("role"):
+                self.roles[key] = str(data["role"])
+            if email := text_or_none(data.get("email")):
+                self.emails[key] = email
+
+    def name(self, stream: str, value: Any) -> str | None:
+        key = id_text(value)
+        return None if key is None else self.by_stream[stream].get(key, key)
+
+    def customer(self, user_id: Any) -> str | None:
+        """A requester as a stable id for repeat-contact detection: e-mail, else name, else the user id."""
+        key = id_text(user_id)
+        return None if key is None else self.emails.get(key) or self.name("users", key)
+
+    def author(self, user_id: Any) -> str | None:
+        """Who wrote or did something: ``system`` for Zendesk's own changes, end users by e-mail (as in
+        ``customer``), agents by name."""
+        key = id_text(user_id)
+        if key == _SYSTEM_USER_ID:
+            return SYSTEM_AUTHOR
+        if key is not None and self.roles.get(key, "").lower() in _END_USER_ROLES:
+            return self.customer(key)
+        return self.name("users", key)
+
+    def is_end_user(self, user_id: str) -> bool | None:
+        """Whether the user is a customer; None when the users stream does not know them."""
+        role = self.roles.get(user_id)
+        return None if role is None else role.lower() in _END_USER_ROLES
+
+
+@dataclass
+class ZendeskContext:
+    """What the files of one export folder tell about each other's tickets."""
+
+    names: ZendeskNames = field(default_factory=ZendeskNames)
+    metrics: dict[str | None, JsonRecord] = field(default_factory=dict)  # by ticket id
+    ratings: dict[str | None, JsonRecord] = field(default_factory=dict)  # newest answered, by ticket id
+    tickets: set[str] = field(default_factory=set)  # ids of every ticket in the folder
+    requesters: dict[str, str] = field(default_factory=dict)  # ticket id -> requester user id
+
+    def add_streams(self, streams: Mapping[str, list[JsonRecord]]) -> None:
+        for stream in ZendeskNames.STREAMS:
+            for record in streams.get(stream, []):
+                self.names.add(stream, record.data or {})
+        for record in streams.get("ticket_metrics", []):
+            self.metrics[id_text((record.data or {}).get("ticket_id"))] = _trimmed(record, _METRIC_FIELDS)
+        for record in streams.get("satisfaction_ratings", []):
+            self._add_rating(record)
+        for record in streams.get("tickets", []):
+            ticket = record.data or {}
+            ticket_id = id_text(ticket.get("id"))
+            if ticket_id is not None:
+                self.tickets.add(ticket_id)
+                if requester := id_text(ticket.get("requester_id")):
+                    self.requesters[ticket_id] = requester
+
+    def _add_rating(self, record: JsonRecord) -> None:
+        """Keep the newest answered rating per ticket (offered-but-unanswered ratings carry no score)."""
+        data = record.data or {}
+        if str(data.get("score", "")).lower() not in {"good", "bad"}:
+            return
+        ticket_id = id_text(data.get("ticket_id"))
+        previous = self.ratings.get(ticket_id)
+        if previous is None or str(data.get("updated_at", "")) >= str(
+            (previous.data or {}).get("updated_at", "")
+        ):
+            self.ratings[ticket_id] = _trimmed(record, _RATING_FIELDS)
+
+
+def _trimmed(record: JsonRecord, keep: tuple[str, ...]) -> JsonRecord:
+    data = record.data or {}
+    return JsonRecord(record.row, record.stream, {k: data.get(k) for k in keep}, "")
+
+
+def _read_streams(path: Path, builder: BatchBuilder | None) -> dict[str, list[JsonRecord]]:
     streams: dict[str, list[JsonRecord]] = defaultdict(list)
     for record in read_json_records(path, _LIST_KEYS):
         if record.data is None:
-            builder.reject(record.row, None, record.error or "unreadable record", record.raw)
+            if builder is not None:
+                builder.reject(record.row, None, record.error or "unreadable record", record.raw)
         else:
             streams[_stream_of(record)].append(record)
-    names = _Names(streams)
-    metrics = {id_text(r.data.get("ticket_id")): r for r in streams.pop("ticket_metrics", []) if r.data}
-    ratings = _latest_ratings(streams.pop("satisfaction_ratings", []))
-    requesters: dict[str, str] = {}
+    return streams
+
+
+def collect_zendesk_context(paths: Iterable[Path]) -> ZendeskContext:
+    """Names, metrics, ratings and requesters from every JSON file of an export folder (files that cannot be
+    read are left out here)."""
+    context = ZendeskContext()
+    for path in paths:
+        if path.suffix.lower() in JSON_SUFFIXES:
+            try:
+                context.add_streams(_read_streams(path, None))
+            except UnreadableFileError:
+                continue  # reported with its reason when the file itself is parsed
+    return context
+
+
+def parse_zendesk_file(
+    path: Path, options: ZendeskOptions, context: ZendeskContext | None = None
+) -> ParsedFile:
+    """Map one Zendesk export file (JSON page or JSONL) onto canonical interactions and events.
+
+    ``context`` holds what the other files of the folder know (names, metrics, ratings); without it only
+    this file is used.
+    """
+    builder = BatchBuilder(options.source_name, path.name)
+    streams = _read_streams(path, builder)
+    context = context or ZendeskContext()
+    context.add_streams(streams)  # this file's records win over older copies from other files
+    names = context.names
     for record in streams.pop("tickets", []):
         assert record.data is not None
         try:
-            values = _map_ticket(record.data, options, names, metrics, ratings)
+            values = map_ticket(record.data, options, names, context.metrics, context.ratings)
         except RecordError as exc:
             builder.reject(record.row, exc.field, exc.reason, record.raw)
             continue
-        if values is None:
-            continue
-        requesters[values["external_id"]] = id_text(record.data.get("requester_id")) or ""
         builder.add_interaction(record.row, values)
-    for leftover, label in ((metrics, "ticket_metrics"), (ratings, "satisfaction rating")):
-        for ticket_id, record in leftover.items():
-            builder.reject(
-                record.row,
-                "ticket_id",
-                f"{label} for ticket {ticket_id}, which is not in this file",
-                record.raw,
-            )
-    for record in streams.pop("ticket_audits", []) + streams.pop("audits", []):
-        _add_audit_events(builder, record, options, names, requesters)
-    for record in streams.pop("ticket_comments", []):
+    ratings = [r for r in streams.pop("satisfaction_ratings", []) if _is_answered(r)]
+    for label, records in (
+        ("ticket_metrics", streams.pop("ticket_metrics", [])),
+        ("satisfaction rating", ratings),
+    ):
+        for record in records:
+            ticket_id = id_text((record.data or {}).get("ticket_id"))
+            if ticket_id not in context.tickets:
+                builder.reject(
+                    record.row,
+                    "ticket_id",
+                    f"{label} for ticket {ticket_id}, which is in no file of this export",
+                    record.raw,
+                )
+    for record in streams.pop("ticket_audits", []):
+        add_audit_events(builder, record, options, names, context.requesters)
+    for record in streams.pop("ticket_comments", []) + streams.pop("comments", []):
         assert record.data is not None
         comment = record.data
         try:
@@ -132,7 +272,7 @@ def parse_zendesk_file(path: Path, options: ZendeskOptions) -> ParsedFile:
                 comment,
                 comment.get("created_at"),
                 names,
-                requesters,
+                context.requesters,
             )
         except RecordError as exc:
             builder.reject(record.row, exc.field, exc.reason, record.raw)
@@ -140,64 +280,27 @@ def parse_zendesk_file(path: Path, options: ZendeskOptions) -> ParsedFile:
         batch=builder.build(),
         schedules=[r.data for r in streams.pop("schedules", []) if r.data],
         sla_policies=[r.data for r in streams.pop("sla_policies", []) if r.data],
-        other_streams={name: len(records) for name, records in streams.items() if name not in _Names.STREAMS},
+        other_streams={
+            name: len(records) for name, records in streams.items() if name not in ZendeskNames.STREAMS
+        },
     )
 
 
+def _is_answered(record: JsonRecord) -> bool:
+    return str((record.data or {}).get("score", "")).lower() in {"good", "bad"}
+
+
 def _stream_of(record: JsonRecord) -> str:
-    if record.stream == "ticket_metric":
-        return "ticket_metrics"
     if record.stream:
-        return record.stream
+        return _STREAM_ALIASES.get(record.stream, record.stream)
     data = record.data or {}
     if "events" in data and "ticket_id" in data:
         return "ticket_audits"
     if "reply_time_in_minutes" in data:
         return "ticket_metrics"
+    if "score" in data and "ticket_id" in data:
+        return "satisfaction_ratings"
     return "tickets"
-
-
-class _Names:
-    """Readable names and roles from the groups, organizations and users streams."""
-
-    STREAMS = ("groups", "organizations", "users")
-
-    def __init__(self, streams: dict[str, list[JsonRecord]]):
-        self.by_stream: dict[str, dict[str, str]] = {}
-        self.roles: dict[str, str] = {}
-        for stream in self.STREAMS:
-            table: dict[str, str] = {}
-            for record in streams.get(stream, []):
-                data = record.data or {}
-                key = id_text(data.get("id"))
-                if key is None:
-                    continue
-                label = text_or_none(data.get("name")) or text_or_none(data.get("email"))
-                if label:
-                    table[key] = label
-                if stream == "users" and data.get("role"):
-                    self.roles[key] = str(data["role"])
-            self.by_stream[stream] = table
-
-    def name(self, stream: str, value: Any) -> str | None:
-        key = id_text(value)
-        return None if key is None else self.by_stream[stream].get(key, key)
-
-
-def _latest_ratings(records: list[JsonRecord]) -> dict[str | None, JsonRecord]:
-    """The newest answered rating per ticket (offered-but-unanswered ratings carry no score)."""
-    latest: dict[str | None, JsonRecord] = {}
-    for record in records:
-        data = record.data or {}
-        if str(data.get("score", "")).lower() not in {"good", "bad"}:
-            continue
-        ticket_id = id_text(data.get("ticket_id"))
-        previous = latest.get(ticket_id)
-        if previous is None or str(data.get("updated_at", "")) >= str(
-            (previous.data or {}).get("updated_at", "")
-        ):
-            latest[ticket_id] = record
-    return latest
 
 
 def csat_from_score(score: Any, options: ZendeskOptions) -> int | None:
@@ -210,13 +313,17 @@ def csat_from_score(score: Any, options: ZendeskOptions) -> int | None:
     return None
 
 
-def _map_ticket(
+def map_ticket(
     ticket: dict[str, Any],
     options: ZendeskOptions,
-    names: _Names,
-    metrics: dict[str | None, JsonRecord],
-    ratings: dict[str | None, JsonRecord],
-) -> dict[str, Any] | None:
+    names: ZendeskNames,
+    metrics: Mapping[str | None, JsonRecord],
+    ratings: Mapping[str | None, JsonRecord],
+) -> dict[str, Any]:
+    """One ticket as canonical interaction values; ``metrics`` and ``ratings`` are keyed by ticket id.
+
+    A rating of the satisfaction_ratings stream wins over the ticket's own ``satisfaction_rating``.
+    """
     external_id = id_text(ticket.get("id"))
     if external_id is None:
         raise RecordError("id", "ticket without an id")
@@ -226,9 +333,9 @@ def _map_ticket(
         tags.append("deleted")
     created_at = to_utc(ticket.get("created_at"), "created_at")
     updated_at = to_utc(ticket.get("updated_at"), "updated_at") or created_at
-    metric = (metrics.pop(external_id).data or {}) if external_id in metrics else {}
+    metric = (metrics[external_id].data or {}) if external_id in metrics else {}
     rating = (
-        (ratings.pop(external_id).data or {}) if external_id in ratings else ticket.get("satisfaction_rating")
+        (ratings[external_id].data or {}) if external_id in ratings else ticket.get("satisfaction_rating")
     )
     via = ticket.get("via") or {}
     return {
@@ -239,7 +346,7 @@ def _map_ticket(
         "location": _location(ticket, options, names),
         "team": names.name("groups", ticket.get("group_id")),
         "agent": names.name("users", ticket.get("assignee_id")),
-        "customer": names.name("users", ticket.get("requester_id")),
+        "customer": names.customer(ticket.get("requester_id")),
         "priority": map_value(ticket.get("priority"), "priority", PRIORITY_MAP, options.priority_map),
         "status": status,
         "subject": text_or_none(ticket.get("subject")),
@@ -249,7 +356,7 @@ def _map_ticket(
         "closed_at": updated_at if status == Status.CLOSED else None,  # closed tickets never change again
         "updated_at": updated_at,
         "reopens": metric.get("reopens"),
-        "csat": csat_from_score((rating or {}).get("score"), options) if isinstance(rating, dict) else None,
+        "csat": csat_from_score(rating.get("score"), options) if isinstance(rating, dict) else None,
         "tags": tags,
     }
 
@@ -263,7 +370,7 @@ def _status(value: Any, field_name: str, options: ZendeskOptions) -> str | None:
     return map_value(value, field_name, STATUS_MAP, options.status_map)
 
 
-def _location(ticket: dict[str, Any], options: ZendeskOptions, names: _Names) -> str | None:
+def _location(ticket: dict[str, Any], options: ZendeskOptions, names: ZendeskNames) -> str | None:
     if options.location_field:
         for custom in ticket.get("custom_fields") or ticket.get("fields") or []:
             if isinstance(custom, dict) and str(custom.get("id")) == options.location_field:
@@ -280,13 +387,15 @@ def _after_minutes(start: datetime | None, minutes: Any) -> datetime | None:
     return start + timedelta(minutes=float(calendar))
 
 
-def _add_audit_events(
+def add_audit_events(
     builder: BatchBuilder,
     record: JsonRecord,
     options: ZendeskOptions,
-    names: _Names,
-    requesters: dict[str, str],
+    names: ZendeskNames,
+    requesters: MutableMapping[str, str],
 ) -> None:
+    """Events of one audit: status changes, assignments and comments; ``requesters`` (ticket id -> user
+    id) tells customers from agents when the users stream does not, and learns from creating audits."""
     audit = record.data or {}
     ticket_id = id_text(audit.get("ticket_id"))
     try:
@@ -298,7 +407,7 @@ def _add_audit_events(
     except RecordError as exc:
         builder.reject(record.row, exc.field, exc.reason, record.raw)
         return
-    author = names.name("users", audit.get("author_id"))
+    author = names.author(audit.get("author_id"))
     events = [e for e in audit.get("events") or [] if isinstance(e, dict)]
     for event in events:  # the requester is set in the same audit as the first comment
         if event.get("field_name") == "requester_id" and event.get("value"):
@@ -341,8 +450,8 @@ def _add_comment(
     ticket_value: Any,
     comment: dict[str, Any],
     created_at: Any,
-    names: _Names,
-    requesters: dict[str, str],
+    names: ZendeskNames,
+    requesters: Mapping[str, str],
 ) -> None:
     ticket_id = id_text(ticket_value)
     if ticket_id is None:
@@ -353,8 +462,7 @@ def _add_comment(
     author_id = id_text(comment.get("author_id"))
     if not comment.get("public", True):
         kind = EventType.INTERNAL_NOTE
-    elif author_id is not None and author_id in names.roles:
-        end_user = names.roles[author_id].lower() in _END_USER_ROLES
+    elif author_id is not None and (end_user := names.is_end_user(author_id)) is not None:
         kind = EventType.CUSTOMER_MESSAGE if end_user else EventType.AGENT_REPLY
     elif ticket_id in requesters:
         kind = EventType.CUSTOMER_MESSAGE if author_id == requesters[ticket_id] else EventType.AGENT_REPLY
@@ -362,11 +470,11 @@ def _add_comment(
         raise RecordError(
             "author_id",
             f"cannot tell whether author {author_id} is the customer: ticket "
-            f"{ticket_id} and the users stream are not in this file",
+            f"{ticket_id} and its author are in no file of this export",
         )
     body = comment.get("plain_body") or comment.get("body")
     builder.add_event(
         row,
         ticket_id,
-        {"at": at, "type": kind, "author": names.name("users", author_id), "body": text_or_none(body)},
+        {"at": at, "type": kind, "author": names.author(author_id), "body": text_or_none(body)},
     )

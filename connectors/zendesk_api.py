@@ -20,8 +20,8 @@ from typing import Any
 from connectors.base import Batch
 from connectors.config import ZendeskApiConfig
 from connectors.http import ApiError, ApiSession
-from connectors.tabular import BatchBuilder, JsonRecord, RecordError, id_text
-from connectors.zendesk import _add_audit_events, _map_ticket, _Names
+from connectors.parsing import BatchBuilder, JsonRecord, RecordError, id_text
+from connectors.zendesk import ZendeskNames, add_audit_events, map_ticket
 
 TICKETS_PATH = "/api/v2/incremental/tickets/cursor.json"
 SIDELOADS = "metric_sets,users,groups,organizations"
@@ -131,7 +131,7 @@ def zendesk_page_batch(
     builder = BatchBuilder(options.source_name, label)
     streams = {stream: _records(payload, key) for key, stream in _SIDELOAD_STREAMS.items()}
     streams["organizations"] = _records(payload, "organizations")
-    names = _Names(streams)
+    names = ZendeskNames(streams)
     metrics = {id_text((r.data or {}).get("ticket_id")): r for r in streams["ticket_metrics"]}
     no_separate_ratings: dict[str | None, JsonRecord] = {}  # the ticket's satisfaction_rating is used
     requesters: dict[str, str] = {}
@@ -142,7 +142,7 @@ def zendesk_page_batch(
             builder.reject(number, None, "ticket is not an object", raw)
             continue
         try:
-            values = _map_ticket(item, options, names, metrics, no_separate_ratings)
+            values = map_ticket(item, options, names, metrics, no_separate_ratings)
         except RecordError as exc:
             builder.reject(number, exc.field, exc.reason, raw)
             continue
@@ -157,5 +157,5 @@ def zendesk_page_batch(
             continue
         for audit in ticket_audits:
             raw = json.dumps(audit, default=str, ensure_ascii=False)[:2000]
-            _add_audit_events(builder, JsonRecord(row, "audits", audit, raw), options, names, requesters)
+            add_audit_events(builder, JsonRecord(row, "audits", audit, raw), options, names, requesters)
     return builder.build()

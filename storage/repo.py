@@ -244,37 +244,52 @@ def _read_frame(
     return frame.with_columns(fixes) if fixes else frame
 
 
-def _read_postgres_arrow(engine: sa.Engine, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Read through ADBC (binary COPY straight into Arrow): several times faster than row fetching."""
-    import adbc_driver_postgresql.dbapi as adbc
+def _arrow_table(engine: sa.Engine, sql: str) -> pl.DataFrame | None:
+    """The query's result straight into Arrow where a columnar reader exists, else None.
 
-    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc.connect(uri) as conn, conn.cursor() as cursor:
-        cursor.execute(sql)
-        frame = pl.from_arrow(cursor.fetch_arrow_table())
+    PostgreSQL: ADBC (binary COPY), several times faster than fetching rows through the DBAPI and building
+    a frame from Python tuples. SQLite reads stay on the DBAPI connection: a second reader library on the
+    same WAL database file was seen failing with disk I/O errors while the application held connections.
+    """
+    if engine.dialect.name == "postgresql":
+        import adbc_driver_postgresql.dbapi as adbc
+
+        uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+            frame = pl.from_arrow(cursor.fetch_arrow_table())
+    else:
+        return None
     assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def read_table(bind: sa.Engine | sa.Connection, sql: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run a SELECT of the ``schema`` columns and return it in exactly that schema (timestamps UTC)."""
+    frame = _arrow_table(bind, sql) if isinstance(bind, sa.Engine) else None
+    if frame is None:
+        with _connection(bind) as conn:
+            return _read_frame(conn, sql, (), schema)
     fixes = []
     for name, dtype in schema.items():
         if isinstance(dtype, pl.List):
             fixes.append(pl.col(name).str.json_decode(dtype))
-        elif isinstance(dtype, pl.Datetime):
-            fixes.append(
-                pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone(None).dt.replace_time_zone("UTC")
-                if frame.schema[name] != dtype
-                else pl.col(name)
-            )
+        elif isinstance(dtype, pl.Datetime) and frame.schema[name] != dtype:
+            got = frame.schema[name]
+            zone = got.time_zone if isinstance(got, pl.Datetime) else None
+            column = pl.col(name).cast(pl.Datetime("us", zone))
+            # Naive values are UTC by construction (always stored from UTC); aware ones are converted.
+            fixes.append(column.dt.convert_time_zone("UTC") if zone else column.dt.replace_time_zone("UTC"))
         else:
             fixes.append(pl.col(name).cast(dtype))
-    return frame.with_columns(fixes)
+    return frame.with_columns(fixes).select(list(schema))
 
 
 def read_interactions(engine: sa.Engine | sa.Connection) -> pl.DataFrame:
     """All interactions in the canonical schema."""
-    sql = f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM interactions"
-    if isinstance(engine, sa.Engine) and engine.dialect.name == "postgresql":
-        return _read_postgres_arrow(engine, sql, INTERACTION_SCHEMA)
-    with _connection(engine) as conn:
-        return _read_frame(conn, sql, (), INTERACTION_SCHEMA)
+    return read_table(
+        engine, f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM interactions", INTERACTION_SCHEMA
+    )
 
 
 def read_events(
@@ -283,11 +298,9 @@ def read_events(
     """Events (all, or of the given interactions) in the canonical schema, ordered by interaction and time."""
     base = f"SELECT {', '.join(EVENT_COLUMNS)} FROM interaction_events"
     order = " ORDER BY interaction_id, at"
-    if interaction_ids is None and isinstance(engine, sa.Engine) and engine.dialect.name == "postgresql":
-        return _read_postgres_arrow(engine, base + order, EVENT_SCHEMA)
+    if interaction_ids is None:
+        return read_table(engine, base + order, EVENT_SCHEMA)
     with _connection(engine) as conn:
-        if interaction_ids is None:
-            return _read_frame(conn, base + order, (), EVENT_SCHEMA)
         ph = _placeholder(conn)
         parts = [
             _read_frame(

@@ -26,8 +26,8 @@ from storage.repo import (
     _chunks,
     _connection,
     _read_frame,
-    _read_postgres_arrow,
     _to_db_frame,
+    read_table,
 )
 from storage.sla_tables import sla_results
 
@@ -122,11 +122,9 @@ def read_results(
 ) -> pl.DataFrame:
     """Stored results (all, or of the given interactions) in :data:`STORED_SCHEMA`."""
     base = f"SELECT {', '.join(STORED_COLUMNS)} FROM sla_results"
-    if interaction_ids is None and isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
-        return _read_postgres_arrow(bind, base, STORED_SCHEMA).select(STORED_COLUMNS)
+    if interaction_ids is None:
+        return read_table(bind, base, STORED_SCHEMA).select(STORED_COLUMNS)
     with _connection(bind) as conn:
-        if interaction_ids is None:
-            return _read_frame(conn, base, (), STORED_SCHEMA)
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         parts = [
             _read_frame(
@@ -143,10 +141,7 @@ def read_results(
 def read_clock_events(bind: sa.Engine | sa.Connection) -> pl.DataFrame:
     """Every event without its text (``interaction_id, at, type, status``): all the SLA engine reads."""
     sql = f"SELECT {', '.join(CLOCK_EVENT_COLUMNS)} FROM interaction_events"
-    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql":
-        return _read_postgres_arrow(bind, sql, CLOCK_EVENT_SCHEMA).select(CLOCK_EVENT_COLUMNS)
-    with _connection(bind) as conn:
-        return _read_frame(conn, sql, (), CLOCK_EVENT_SCHEMA)
+    return read_table(bind, sql, CLOCK_EVENT_SCHEMA).select(CLOCK_EVENT_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,15 @@
-"""The Freshdesk sites' tickets as a Freshdesk sync: companies, groups, agents, tickets (with ``stats`` and
-the embedded requester), conversations and satisfaction_ratings, shaped as the Freshdesk v2 API returns them.
+"""The Freshdesk sites' tickets as a user downloads them from the Freshdesk v2 API.
+
+Per chunk of the demo, each file holding what the endpoint returns (its pages of 100 joined into one array):
+
+- ``tickets-<chunk>.json``: ``/api/v2/tickets?include=stats,requester&order_by=updated_at&order_type=asc``,
+  tickets with numeric ``status`` / ``priority`` / ``source``, ``stats``, the embedded ``requester``, and the
+  first message as ``description`` / ``description_text`` (as ``/api/v2/tickets/{id}`` returns it);
+- ``tickets-<chunk>_conversations.json``: ``/api/v2/tickets/{id}/conversations`` of those tickets, one array;
+- ``satisfaction_ratings-<chunk>.json``: ``/api/v2/surveys/satisfaction_ratings`` of those tickets;
+
+and once, with the first chunk, ``agents.json``, ``companies.json`` and ``groups.json``
+(``/api/v2/agents``, ``/api/v2/companies``, ``/api/v2/groups``).
 
 Freshdesk sends status, priority and source as numeric codes (its documented defaults are used here). The
 customer's first message is the ticket's ``description``, as in Freshdesk; conversations hold everything
@@ -16,8 +26,9 @@ from servicelens.demo.organisation import AGENTS, LOCATIONS, TEAMS
 from servicelens.demo.vendor_json import (
     agent_index,
     customer_number,
+    display_name,
     iso,
-    lines,
+    json_array,
     site_index,
     team_index,
     ticket_history,
@@ -54,27 +65,30 @@ def html(text: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit("<div>"), escaped, pl.lit("</div>")])
 
 
-def write_chunk(interactions: pl.DataFrame, events: pl.DataFrame) -> list[str]:
-    """The JSON lines of one chunk's Freshdesk tickets (all streams they need, names first)."""
-    emitted = int(interactions["updated_at"].max().timestamp() * 1000)  # type: ignore[union-attr]
+def write_chunk(interactions: pl.DataFrame, events: pl.DataFrame, chunk: int) -> dict[str, str]:
+    """The files of one chunk's Freshdesk tickets: file name -> JSON text."""
     since: datetime = interactions["created_at"].min()  # type: ignore[assignment]
-    tickets = interactions.with_columns(
-        ticket_id=pl.col("external_id").cast(pl.Int64),
-        requester_id=CONTACT_ID_BASE + customer_number(),
-        responder_id=AGENT_ID_BASE + agent_index(),
-        group_id=GROUP_ID_BASE + team_index(),
-        company_id=COMPANY_ID_BASE + site_index(),
-    ).join(ticket_history(interactions, events), on="interaction_id", how="left")
-    out = _reference_lines(since, emitted)
-    out += lines(tickets, "tickets", _ticket_json(), emitted)
-    out += lines(
-        tickets.filter(pl.col("csat").is_not_null()), "satisfaction_ratings", _rating_json(), emitted
+    tickets = (
+        interactions.with_columns(
+            ticket_id=pl.col("external_id").cast(pl.Int64),
+            requester_id=CONTACT_ID_BASE + customer_number(),
+            responder_id=AGENT_ID_BASE + agent_index(),
+            group_id=GROUP_ID_BASE + team_index(),
+            company_id=COMPANY_ID_BASE + site_index(),
+        )
+        .join(ticket_history(interactions, events), on="interaction_id", how="left")
+        .sort("updated_at", "ticket_id")
     )
-    out += lines(_conversations(tickets, events), "conversations", _conversation_json(), emitted)
-    return out
+    rated = tickets.filter(pl.col("csat").is_not_null()).sort("resolved_at", "ticket_id")
+    files = _reference_files(since) if chunk == 1 else {}
+    files[f"tickets-{chunk:04d}.json"] = json_array(tickets.select(_ticket_json()).to_series())
+    conversations = _conversations(tickets, events).select(_conversation_json()).to_series()
+    files[f"tickets-{chunk:04d}_conversations.json"] = json_array(conversations)
+    files[f"satisfaction_ratings-{chunk:04d}.json"] = json_array(rated.select(_rating_json()).to_series())
+    return files
 
 
-def _reference_lines(since: datetime, emitted: int) -> list[str]:
+def _reference_files(since: datetime) -> dict[str, str]:
     stamp = iso(pl.lit(since).dt.offset_by("-30d"))
     sites = [i for i, loc in enumerate(LOCATIONS) if loc.helpdesk == "freshdesk"]
     names = {LOCATIONS[i].name for i in sites}
@@ -98,28 +112,23 @@ def _reference_lines(since: datetime, emitted: int) -> list[str]:
         job_title=pl.lit(None, dtype=pl.String), language=pl.lit("en"), mobile=pl.lit(None, dtype=pl.String),
         name="name", phone=pl.lit(None, dtype=pl.String), time_zone="time_zone", created_at=stamp, updated_at=stamp,
     )  # fmt: skip
-    return [
-        *lines(companies, "companies", _with_raw(pl.struct(
-            id="id", name="name", description=pl.lit(None, dtype=pl.String), note=pl.lit(None, dtype=pl.String),
-            created_at=stamp, updated_at=stamp).struct.json_encode(), ',"domains":[],"custom_fields":{}'), emitted),
-        *lines(groups, "groups", pl.struct(
-            id="id", name="name", description=pl.lit(None, dtype=pl.String), escalate_to=pl.lit(None, dtype=pl.Int64),
-            unassigned_for=pl.lit(None, dtype=pl.String), business_hour_id=pl.lit(None, dtype=pl.Int64),
-            created_at=stamp, updated_at=stamp).struct.json_encode(), emitted),
-        *lines(agents, "agents", _with_raw(pl.struct(
+    return {
+        "agents.json": json_array(agents.select(_with_raw(pl.struct(
             available=False, occasional=False, id="id", ticket_scope=pl.lit(1), signature=pl.lit(None, dtype=pl.String),
             group_ids=pl.concat_list("group_id"), available_since=pl.lit(None, dtype=pl.String), contact=contact,
             created_at=stamp, updated_at=stamp, type=pl.lit("support_agent")).struct.json_encode(),
-            ',"role_ids":[],"skill_ids":[]'), emitted),
-    ]  # fmt: skip
+            ',"role_ids":[],"skill_ids":[]')).to_series()),
+        "companies.json": json_array(companies.select(_with_raw(pl.struct(
+            id="id", name="name", description=pl.lit(None, dtype=pl.String), note=pl.lit(None, dtype=pl.String),
+            created_at=stamp, updated_at=stamp).struct.json_encode(), ',"domains":[],"custom_fields":{}')).to_series()),
+        "groups.json": json_array(groups.select(pl.struct(
+            id="id", name="name", description=pl.lit(None, dtype=pl.String), escalate_to=pl.lit(None, dtype=pl.Int64),
+            unassigned_for=pl.lit(None, dtype=pl.String), business_hour_id=pl.lit(None, dtype=pl.Int64),
+            created_at=stamp, updated_at=stamp).struct.json_encode()).to_series()),
+    }  # fmt: skip
 
 
 def _ticket_json() -> pl.Expr:
-    requester_name = (
-        pl.col("customer").str.extract(r"^([a-z]+)\.([a-z]+)\.", 1).str.to_titlecase()
-        + " "
-        + pl.col("customer").str.extract(r"^([a-z]+)\.([a-z]+)\.", 2).str.to_titlecase()
-    )
     pending = pl.col("status") == "pending"
     stats = pl.struct(
         agent_responded_at=iso("agent_responded_at"),
@@ -160,7 +169,7 @@ def _ticket_json() -> pl.Expr:
         description_text="description",
         requester=pl.struct(
             id="requester_id",
-            name=requester_name,
+            name=display_name("customer"),
             email="customer",
             mobile=pl.lit(None, dtype=pl.String),
             phone=pl.lit(None, dtype=pl.String),

@@ -1,10 +1,11 @@
 """The demo organisation in its helpdesks' own export formats, one folder per helpdesk.
 
 Each site ran Zendesk or Freshdesk before the merger onto one reporting platform (``Location.helpdesk``).
-For every chunk of interactions one file per helpdesk is written, ``<source>/sync-0001.jsonl``, in the
-layout of an Airbyte-style sync (``{"stream", "data", "emitted_at"}`` per line) whose records are the
-vendors' API objects. Each file holds every stream its tickets need (names, metrics, ratings, history), so
-the real parsers in ``connectors/`` can read it on its own. See docs/demo.md for the field mapping.
+For every chunk of interactions each helpdesk's folder ``<source>/`` gets the files a user saves from that
+helpdesk's API: Zendesk incremental export pages with their sideloads, audit pages and satisfaction rating
+pages; Freshdesk tickets with ``stats``, conversations, satisfaction ratings, and its agents, companies and
+groups. The real parsers in ``connectors/`` read each folder as an export, joining names and ratings across
+its files. See docs/demo.md for the files and the field mapping.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def helpdesk_sources() -> dict[str, str]:
 
 
 class VendorExportWriter:
-    """Writes each chunk of the organisation into one export file per helpdesk."""
+    """Writes each chunk of the organisation as the export files of each site's helpdesk."""
 
     def __init__(self, out_dir: Path):
         self.out_dir = out_dir
@@ -44,13 +45,10 @@ class VendorExportWriter:
             history = events.filter(pl.col("interaction_id").str.starts_with(source + ":"))
             folder = self.out_dir / source
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"sync-{number:04d}.jsonl"
-            lines = HELPDESKS[helpdesk][1](rows, history)
-            with path.open("w", encoding="utf-8", newline="\n") as handle:
-                for line in lines:
-                    handle.write(line)
-                    handle.write("\n")
-            self.files.append(path)
+            for name, text in HELPDESKS[helpdesk][1](rows, history, number).items():
+                path = folder / name
+                path.write_text(text + "\n", encoding="utf-8", newline="\n")
+                self.files.append(path)
 
 
 def vendor_connectors(out_dir: Path) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Column-wise helpers for writing vendor API objects as JSON lines with polars (no loop over records)."""
+"""Column-wise helpers for writing vendor API objects as JSON with polars (no loop over records)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,18 @@ def iso(column: str | pl.Expr) -> pl.Expr:
     return expr.dt.strftime(ISO_SECONDS)
 
 
-def envelope(stream: str, data: pl.Expr, emitted_at_ms: int) -> pl.Expr:
-    """One Airbyte-style record line ``{"stream", "data", "emitted_at"}`` around a JSON object column."""
+def json_array(objects: pl.Series) -> str:
+    """A column of JSON object texts as one JSON array."""
+    return "[" + ",".join(objects.to_list()) + "]"
+
+
+def display_name(column: str = "customer") -> pl.Expr:
+    """The demo customer's name from their address ``first.last.<number>@example.com``: ``First Last``."""
+    parts = pl.col(column).str.extract_groups(r"^([a-z]+)\.([a-z]+)\.")
     return pl.concat_str(
-        [pl.lit(f'{{"stream":"{stream}","data":'), data, pl.lit(f',"emitted_at":{emitted_at_ms}}}')]
+        [parts.struct.field("1").str.to_titlecase(), parts.struct.field("2").str.to_titlecase()],
+        separator=" ",
     )
-
-
-def lines(frame: pl.DataFrame, stream: str, data: pl.Expr, emitted_at_ms: int) -> list[str]:
-    if frame.is_empty():
-        return []
-    return frame.select(envelope(stream, data, emitted_at_ms)).to_series().to_list()
 
 
 def index_of(column: str, values: tuple[str, ...] | list[str]) -> pl.Expr:

@@ -1,12 +1,26 @@
-"""The Zendesk sites' tickets as a Zendesk sync: groups, organizations, users, tickets, ticket_metrics,
-satisfaction_ratings and ticket_audits, each record shaped as the Zendesk Support API returns it.
+"""The Zendesk sites' tickets as a user downloads them from the Zendesk Support API.
+
+Per chunk of the demo:
+
+- ``incremental_tickets-<chunk>-<page>.json``: pages of the cursor-based incremental ticket export
+  (``/api/v2/incremental/tickets/cursor.json?include=users,groups,organizations,metric_sets``), up to
+  1,000 tickets a page in ``updated_at`` order, each with its sideloads (the users, groups and organizations
+  its tickets name, and their ``metric_sets``), ``after_url`` / ``after_cursor`` / ``before_url`` /
+  ``before_cursor`` and ``end_of_stream`` (true on the chunk's last page);
+- ``incremental_tickets-<chunk>-<page>_audits.json``: the audits of that page's tickets as a
+  ``/api/v2/ticket_audits.json`` page (``audits``, ``meta``, ``links``);
+- ``satisfaction_ratings-<chunk>.json``: the answered ratings as a ``/api/v2/satisfaction_ratings.json`` page.
 
 Ticket ids are the demo's external ids; other ids are derived from the demo's numbering (agent, team, site,
-customer number), so every chunk file names the same user the same way. Zendesk rates satisfaction only
+customer number), so every file names the same user the same way. Zendesk rates satisfaction only
 good / bad: CSAT 4-5 is written as ``good``, 1-2 as ``bad``, 3 as an offered survey without a score.
 """
 
 from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
 
 import polars as pl
 
@@ -14,8 +28,9 @@ from servicelens.demo.organisation import AGENTS, LOCATIONS, TEAMS
 from servicelens.demo.vendor_json import (
     agent_index,
     customer_number,
+    display_name,
     iso,
-    lines,
+    json_array,
     site_index,
     team_index,
     ticket_history,
@@ -23,6 +38,7 @@ from servicelens.demo.vendor_json import (
 from servicelens.model import EventType
 
 BASE_URL = "https://demo-retail.zendesk.com/api/v2"
+TICKETS_PER_PAGE = 1000  # the most the incremental export returns per page
 SYSTEM_USER_ID = -1  # Zendesk's author id for changes made by triggers and automations
 AGENT_ID_BASE = 361_000_000_000
 END_USER_ID_BASE = 362_000_000_000
@@ -53,6 +69,9 @@ _EMPTY_LISTS = "".join(
         "followup_ids",
     )
 )
+_NO_MORE_PAGES = (
+    '"meta":{"has_more":false,"after_cursor":null,"before_cursor":null},"links":{"prev":null,"next":null}'
+)
 
 
 def _with_raw(json: pl.Expr, *raw: pl.Expr | str) -> pl.Expr:
@@ -81,32 +100,82 @@ def html_body(text: pl.Expr) -> pl.Expr:
     )
 
 
-def write_chunk(interactions: pl.DataFrame, events: pl.DataFrame) -> list[str]:
-    """The JSON lines of one chunk's Zendesk tickets (all streams they need, names first)."""
-    emitted = int(interactions["updated_at"].max().timestamp() * 1000)  # type: ignore[union-attr]
-    since = interactions["created_at"].min()
-    tickets = interactions.with_columns(
-        ticket_id=pl.col("external_id").cast(pl.Int64),
-        requester_id=END_USER_ID_BASE + customer_number(),
-        assignee_id=AGENT_ID_BASE + agent_index(),
-        group_id=GROUP_ID_BASE + team_index(),
-        organization_id=ORGANIZATION_ID_BASE + site_index(),
-        metric_id=METRIC_ID_BASE + pl.col("external_id").cast(pl.Int64),
-        rating_id=RATING_ID_BASE + pl.col("external_id").cast(pl.Int64),
-    ).join(ticket_history(interactions, events), on="interaction_id", how="left")
-    out: list[str] = []
-    out += _reference_lines(tickets, since, emitted)
-    out += lines(tickets, "tickets", _ticket_json(), emitted)
-    out += lines(tickets, "ticket_metrics", _metric_json(), emitted)
-    rated = tickets.filter(pl.col("csat").is_not_null() & (pl.col("csat") != 3))
-    out += lines(rated, "satisfaction_ratings", _rating_json(), emitted)
-    out += lines(_audits(tickets, events), "ticket_audits", pl.col("json"), emitted)
-    return out
+def write_chunk(interactions: pl.DataFrame, events: pl.DataFrame, chunk: int) -> dict[str, str]:
+    """The files of one chunk's Zendesk tickets: file name -> JSON text."""
+    tickets = (
+        interactions.with_columns(
+            ticket_id=pl.col("external_id").cast(pl.Int64),
+            requester_id=END_USER_ID_BASE + customer_number(),
+            assignee_id=AGENT_ID_BASE + agent_index(),
+            group_id=GROUP_ID_BASE + team_index(),
+            organization_id=ORGANIZATION_ID_BASE + site_index(),
+            metric_id=METRIC_ID_BASE + pl.col("external_id").cast(pl.Int64),
+            rating_id=RATING_ID_BASE + pl.col("external_id").cast(pl.Int64),
+        )
+        .join(ticket_history(interactions, events), on="interaction_id", how="left")
+        .sort("updated_at", "ticket_id")
+        .with_columns(page=(pl.int_range(pl.len()) // TICKETS_PER_PAGE + 1).cast(pl.Int64))
+    )
+    stamp = iso(pl.lit(interactions["created_at"].min()).dt.offset_by("-30d"))
+    pages = tickets.with_columns(
+        ticket_json=_ticket_json(),
+        metric_json=_metric_json(),
+        user_json=_user_json(stamp),
+    )
+    audits = _audits(tickets, events).join(tickets.select("ticket_id", "page"), on="ticket_id")
+    reference = _reference(stamp)
+    last_page = int(tickets["page"].max())  # type: ignore[arg-type]
+    files: dict[str, str] = {}
+    previous_cursor: str | None = None
+    for (page,), rows in pages.partition_by("page", as_dict=True, maintain_order=True).items():
+        name = f"incremental_tickets-{chunk:04d}-{page:03d}"
+        last = rows.row(rows.height - 1, named=True)
+        cursor = _cursor(last["updated_at"], last["ticket_id"])
+        files[f"{name}.json"] = _tickets_page(rows, reference, previous_cursor, cursor, page == last_page)
+        page_audits = audits.filter(pl.col("page") == page)
+        files[f"{name}_audits.json"] = f'{{"audits":{json_array(page_audits["json"])},{_NO_MORE_PAGES}}}'
+        previous_cursor = cursor
+    rated = tickets.filter(pl.col("csat").is_not_null() & (pl.col("csat") != 3)).sort("ticket_id")
+    ratings = rated.select(_rating_json()).to_series()
+    files[f"satisfaction_ratings-{chunk:04d}.json"] = (
+        f'{{"satisfaction_ratings":{json_array(ratings)},{_NO_MORE_PAGES}}}'
+    )
+    return files
 
 
-def _reference_lines(tickets: pl.DataFrame, since: object, emitted: int) -> list[str]:
-    created = pl.lit(since).dt.offset_by("-30d")
+def _cursor(updated_at: datetime, ticket_id: int) -> str:
+    """An opaque cursor in Zendesk's style (base64 of the position after the page's last ticket)."""
+    return base64.b64encode(f"{updated_at.timestamp():.1f}||{ticket_id}|".encode()).decode()
+
+
+def _tickets_page(
+    rows: pl.DataFrame, reference: dict[str, pl.DataFrame], before: str | None, after: str, end: bool
+) -> str:
+    """One incremental export page: tickets, then the sideloads the page's tickets refer to."""
+    agents = reference["agents"].join(rows.select(id="assignee_id").unique(), on="id", how="semi")
+    end_users = rows.select(id="requester_id", json="user_json").unique("id").sort("id")
+    users = pl.concat([agents.select("id", "json"), end_users])
+    groups = reference["groups"].join(rows.select(id="group_id").unique(), on="id", how="semi")
+    orgs = reference["organizations"].join(rows.select(id="organization_id").unique(), on="id", how="semi")
+    url = f"{BASE_URL}/incremental/tickets/cursor.json?include=users,groups,organizations,metric_sets"
+    cursors = {
+        "after_url": f"{url}&cursor={after}",
+        "after_cursor": after,
+        "before_url": f"{url}&cursor={before}" if before else None,
+        "before_cursor": before,
+        "end_of_stream": end,
+    }
+    return (
+        f'{{"tickets":{json_array(rows["ticket_json"])},"users":{json_array(users["json"])},'
+        f'"groups":{json_array(groups["json"])},"organizations":{json_array(orgs["json"])},'
+        f'"metric_sets":{json_array(rows["metric_json"])},{json.dumps(cursors, separators=(",", ":"))[1:]}'
+    )
+
+
+def _reference(stamp: pl.Expr) -> dict[str, pl.DataFrame]:
+    """The agents, groups and organizations of the Zendesk sites as JSON objects, by id."""
     zendesk_sites = [i for i, loc in enumerate(LOCATIONS) if loc.helpdesk == "zendesk"]
+    site_names = {LOCATIONS[i].name for i in zendesk_sites}
     groups = pl.DataFrame({"id": [GROUP_ID_BASE + i for i in range(len(TEAMS))], "name": list(TEAMS)})
     orgs = pl.DataFrame(
         {
@@ -114,39 +183,36 @@ def _reference_lines(tickets: pl.DataFrame, since: object, emitted: int) -> list
             "name": [LOCATIONS[i].name for i in zendesk_sites],
         }
     )
+    staff = [(i, a) for i, a in enumerate(AGENTS) if a.location in site_names]
     agents = pl.DataFrame(
         {
-            "id": [AGENT_ID_BASE + i for i, a in enumerate(AGENTS) if a.location in set(orgs["name"])],
-            "name": [a.name for a in AGENTS if a.location in set(orgs["name"])],
-            "default_group_id": [
-                GROUP_ID_BASE + TEAMS.index(a.team) for a in AGENTS if a.location in set(orgs["name"])
-            ],
+            "id": [AGENT_ID_BASE + i for i, _ in staff],
+            "name": [a.name for _, a in staff],
+            "default_group_id": [GROUP_ID_BASE + TEAMS.index(a.team) for _, a in staff],
         }
-    ).with_columns(
-        email=pl.col("name").str.to_lowercase().str.replace(" ", ".") + "@demo-retail.example",
-        role=pl.lit("agent"),
-    )
-    end_users = (
-        tickets.select(id="requester_id", name="customer", email="customer")
-        .unique("id")
-        .sort("id")
-        .with_columns(default_group_id=pl.lit(None, dtype=pl.Int64), role=pl.lit("end-user"))
-    )
-    users = pl.concat([agents.select(end_users.columns), end_users])
-    stamp = iso(created)
-    return [
-        *lines(groups, "groups", pl.struct(url=_url("groups", "id"), id="id", is_public=True, name="name",
-               description=pl.lit(""), default=False, deleted=False, created_at=stamp, updated_at=stamp).struct.json_encode(), emitted),
-        *lines(orgs, "organizations", _with_raw(pl.struct(
-               url=_url("organizations", "id"), id="id", name="name", shared_tickets=False, shared_comments=False,
-               external_id=pl.lit(None, dtype=pl.String), created_at=stamp, updated_at=stamp, details=pl.lit(None, dtype=pl.String),
-               notes=pl.lit(None, dtype=pl.String), group_id=pl.lit(None, dtype=pl.Int64)).struct.json_encode(),
-               ',"domain_names":[],"tags":[],"organization_fields":{}'), emitted),
-        *lines(users, "users", pl.struct(
-               url=_url("users", "id"), id="id", name="name", email="email", role="role", active=True,
-               verified=True, locale=pl.lit("en-GB"), default_group_id="default_group_id", created_at=stamp, updated_at=stamp,
-               ).struct.json_encode(), emitted),
-    ]  # fmt: skip
+    ).with_columns(email=pl.col("name").str.to_lowercase().str.replace(" ", ".") + "@demo-retail.example")
+    return {
+        "groups": groups.select("id", json=pl.struct(url=_url("groups", "id"), id="id", is_public=True, name="name",
+            description=pl.lit(""), default=False, deleted=False, created_at=stamp, updated_at=stamp).struct.json_encode()),
+        "organizations": orgs.select("id", json=_with_raw(pl.struct(
+            url=_url("organizations", "id"), id="id", name="name", shared_tickets=False, shared_comments=False,
+            external_id=pl.lit(None, dtype=pl.String), created_at=stamp, updated_at=stamp, details=pl.lit(None, dtype=pl.String),
+            notes=pl.lit(None, dtype=pl.String), group_id=pl.lit(None, dtype=pl.Int64)).struct.json_encode(),
+            ',"domain_names":[],"tags":[],"organization_fields":{}')),
+        "agents": agents.select("id", json=pl.struct(
+            url=_url("users", "id"), id="id", name="name", email="email", role=pl.lit("agent"), active=True,
+            verified=True, locale=pl.lit("en-GB"), default_group_id="default_group_id", created_at=stamp,
+            updated_at=stamp).struct.json_encode()),
+    }  # fmt: skip
+
+
+def _user_json(stamp: pl.Expr) -> pl.Expr:
+    """The requester as a Zendesk end user: a display name and the e-mail address."""
+    return pl.struct(
+        url=_url("users", "requester_id"), id="requester_id", name=display_name("customer"), email="customer",
+        role=pl.lit("end-user"), active=True, verified=True, locale=pl.lit("en-GB"),
+        default_group_id=pl.lit(None, dtype=pl.Int64), created_at=stamp, updated_at=stamp,
+    ).struct.json_encode()  # fmt: skip
 
 
 def _satisfaction(tickets_csat: pl.Expr) -> pl.Expr:
@@ -341,6 +407,7 @@ def _audits(tickets: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         id="audit_id", ticket_id="ticket_id", created_at=iso("at"), author_id="author_id"
     ).struct.json_encode()
     return audits.select(
+        "ticket_id",
         json=_with_raw(head, ',"metadata":{"system":{},"custom":{}},"events":[', pl.col("events"), "]",
-                       pl.concat_str([pl.lit(',"via":'), _via(via)]))
+                       pl.concat_str([pl.lit(',"via":'), _via(via)])),
     )  # fmt: skip

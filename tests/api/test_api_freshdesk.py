@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from connectors.api import api_batches
@@ -75,13 +76,15 @@ def test_conversations_become_events_and_reference_lists_give_names(
     }
     conversation_calls = [r for r in freshdesk_server.requests if r.path.endswith("/conversations")]
     assert len(conversation_calls) == 7
-    events = batch.events
+    events = batch.events.filter(batch.events["type"] != "status_change")  # conversations only
+    assert batch.events.filter(batch.events["type"] == "status_change").height > 0  # the partial history
     kinds = dict(zip(events["body"].to_list(), events["type"].to_list(), strict=True))
     assert kinds["This is a private note"] == "internal_note"
     assert kinds["This is a reply"] == "agent_reply"
     assert "customer_message" in kinds.values()
     ticket_1 = events.filter(events["interaction_id"] == "freshdesk-live:1")
-    assert ticket_1["author"].to_list() == ["Support", "Support"]  # agent 1 named by /api/v2/agents
+    # The ticket's description is the customer's first message; agent 1 is named by /api/v2/agents.
+    assert ticket_1["author"].to_list() == ["dummyname@example.com", "Support", "Support"]
 
 
 def test_a_stored_bookmark_is_resumed_with_the_lookback(
@@ -110,7 +113,8 @@ def test_a_stored_bookmark_is_resumed_with_the_lookback(
     assert report.status == "succeeded"
     assert freshdesk_server.requests_to(TICKETS)[0].query["updated_since"] == "2022-11-16T15:29:28Z"
     assert read_interactions(engine).height == 7
-    assert read_events(engine).height == 6
+    messages = read_events(engine).filter(pl.col("type") != "status_change")
+    assert messages.height == 7 + 6  # each ticket's description, and the six conversations
     assert runs.get_bookmark(engine, config.name) == "2022-11-22T15:02:37Z"
 
 
@@ -122,5 +126,11 @@ def test_a_list_the_token_may_not_read_is_skipped(
         (batch,) = list(
             api_batches(freshdesk_config(token_env, 100), None, now=now, client=client, retry=fast_retry)
         )
-    ticket_1 = batch.events.filter(batch.events["interaction_id"] == "freshdesk-live:1")
-    assert ticket_1["author"].to_list() == ["1", "1"]  # ids instead of names, but the pull goes on
+    ticket_1 = batch.events.filter(
+        (batch.events["interaction_id"] == "freshdesk-live:1") & (batch.events["type"] != "status_change")
+    )
+    assert ticket_1["author"].to_list() == [
+        "dummyname@example.com",
+        "1",
+        "1",
+    ]  # ids instead of names, but the pull goes on

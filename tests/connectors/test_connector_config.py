@@ -77,6 +77,16 @@ def test_union_picks_the_model_by_kind() -> None:
             {"kind": "zendesk_files", "name": "zd", "path": "x", "status_map": {"hold": "parked"}},
             "status_map",
         ),
+        (
+            {
+                "kind": "freshdesk_api",
+                "name": "fd",
+                "base_url": "https://acme.freshdesk.com",
+                "token_env": "FRESHDESK_API_KEY",
+                "page_size": 500,
+            },
+            "less than or equal to 100",
+        ),
     ],
 )
 def test_bad_entries_give_clear_errors(entry: dict[str, object], message: str) -> None:

@@ -137,7 +137,27 @@ def test_freshdesk_numeric_codes_decoded(shared_fixtures: Path) -> None:
     assert rows["21"]["status"] == "closed" and rows["18"]["team"] == "Billing"
     assert rows["23"]["csat"] == 5  # rating 103 = extremely happy
     events = parsed.batch.events.sort("at")
-    assert events["type"].to_list() == ["agent_reply", "internal_note", "agent_reply", "customer_message"]
+    created = parsed.batch.interactions.select("interaction_id", "created_at")
+    descriptions = (pl.col("type") == "customer_message") & (pl.col("at") == pl.col("created_at"))
+    conversations = events.join(created, on="interaction_id").filter(
+        (pl.col("type") != "status_change") & ~descriptions
+    )
+    assert conversations["type"].to_list() == [
+        "agent_reply",
+        "internal_note",
+        "agent_reply",
+        "customer_message",
+    ]
+    # every ticket's description is its first customer message, by the requester's e-mail
+    firsts = events.filter(type="customer_message").group_by("interaction_id").agg(pl.col("at").min())
+    assert firsts.height == 6
+    # the partial status history ends in each ticket's current status
+    last = (
+        events.filter(type="status_change").sort("at").group_by("interaction_id").agg(pl.col("status").last())
+    )
+    current = parsed.batch.interactions.select(pl.col("interaction_id"), pl.col("status").alias("now"))
+    assert last.join(current, on="interaction_id").filter(pl.col("status") != pl.col("now")).is_empty()
+    assert last.height == 6
     assert [s["time_zone"] for s in parsed.schedules] == ["Magadan"]
     single = parse_freshdesk_file(
         shared_fixtures / "freshdesk" / "python-freshdesk_ticket_1.json", config, lookups
