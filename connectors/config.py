@@ -92,11 +92,62 @@ class VendorMapping(StrictModel):
     )
 
 
+_QUESTION_KEY = r"^[A-Za-z0-9_\-]+$"
+
+
+class ZendeskSurveyFields(StrictModel):
+    """Ticket custom fields a survey integration writes its NPS and CES answers into."""
+
+    nps_field: int | None = Field(
+        default=None,
+        ge=1,
+        description="id of the ticket custom field holding the NPS answer (0-10); empty = no NPS",
+    )
+    ces_field: int | None = Field(
+        default=None,
+        ge=1,
+        description="id of the ticket custom field holding the CES answer (1-7, 7 = very easy); empty = no CES",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_fields(self) -> ZendeskSurveyFields:
+        if self.nps_field is not None and self.nps_field == self.ces_field:
+            raise ValueError(f"nps_field and ces_field name the same custom field {self.nps_field}")
+        return self
+
+
+class FreshdeskSurveyQuestions(StrictModel):
+    """Custom questions of a Freshdesk satisfaction survey that ask for NPS and CES."""
+
+    nps_question: str | None = Field(
+        default=None,
+        pattern=_QUESTION_KEY,
+        description="key in a rating's `ratings` holding the NPS answer (0-10), e.g. `question_2000000001`",
+    )
+    ces_question: str | None = Field(
+        default=None,
+        pattern=_QUESTION_KEY,
+        description="key in a rating's `ratings` holding the CES answer (1-7, 7 = very easy)",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_questions(self) -> FreshdeskSurveyQuestions:
+        if self.nps_question is not None and self.nps_question == self.ces_question:
+            raise ValueError(f"nps_question and ces_question name the same question {self.nps_question!r}")
+        if "default_question" in {self.nps_question, self.ces_question}:
+            raise ValueError("default_question is the CSAT question; name a custom question (question_<id>)")
+        return self
+
+    @property
+    def asks_survey_questions(self) -> bool:
+        return self.nps_question is not None or self.ces_question is not None
+
+
 class GenericFilesConfig(FileConnector):
     kind: Literal["generic_files"]
 
 
-class ZendeskFilesConfig(FileConnector, VendorMapping):
+class ZendeskFilesConfig(ZendeskSurveyFields, FileConnector, VendorMapping):
     kind: Literal["zendesk_files"]
     csat_good: int = Field(default=5, ge=1, le=5, description="CSAT value for a `good` satisfaction rating")
     csat_bad: int = Field(default=1, ge=1, le=5, description="CSAT value for a `bad` satisfaction rating")
@@ -105,7 +156,7 @@ class ZendeskFilesConfig(FileConnector, VendorMapping):
     )
 
 
-class FreshdeskFilesConfig(FileConnector, VendorMapping):
+class FreshdeskFilesConfig(FreshdeskSurveyQuestions, FileConnector, VendorMapping):
     kind: Literal["freshdesk_files"]
     time_zone: TimeZoneName = Field(
         default="UTC", description="time zone of naive timestamps in the CSV export"
@@ -188,7 +239,7 @@ class ApiConnector(ConnectorBase):
     )
 
 
-class ZendeskApiConfig(ApiConnector, VendorMapping):
+class ZendeskApiConfig(ZendeskSurveyFields, ApiConnector, VendorMapping):
     kind: Literal["zendesk_api"]
     email: str = Field(description="the agent e-mail the API token belongs to (user `email/token`)")
     csat_good: int = Field(default=5, ge=1, le=5)
@@ -196,7 +247,7 @@ class ZendeskApiConfig(ApiConnector, VendorMapping):
     deleted_tickets: Literal["closed", "reject"] = "closed"
 
 
-class FreshdeskApiConfig(ApiConnector, VendorMapping):
+class FreshdeskApiConfig(FreshdeskSurveyQuestions, ApiConnector, VendorMapping):
     kind: Literal["freshdesk_api"]
     page_size: int = Field(default=100, ge=1, le=100)  # Freshdesk serves at most 100 tickets a page
 

@@ -4,7 +4,9 @@ Airbyte JSONL, and the CSV ticket export of the Freshdesk UI.
 Freshdesk sends status, priority and source as numbers. They are decoded with Freshdesk's documented codes,
 overridden by the ``ticket_fields`` records of the export when present (custom statuses live there). Names,
 requesters' e-mails and satisfaction ratings are joined across every file of an export folder
-(:func:`collect_freshdesk_lookups`), as the API returns each of them from its own endpoint.
+(:func:`collect_freshdesk_lookups`), as the API returns each of them from its own endpoint. A rating's
+``default_question`` is CSAT; the custom survey questions named by ``nps_question`` / ``ces_question`` give
+NPS and CES.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from connectors.parsing import (
     text_or_none,
     to_utc,
 )
+from connectors.zendesk import survey_score
 from servicelens.model import Channel, EventType, Priority, Status
 
 FreshdeskOptions = FreshdeskFilesConfig | FreshdeskApiConfig
@@ -361,8 +364,17 @@ def map_ticket(
         # Freshdesk keeps only the last reopen time, so a reopened ticket counts as reopened once.
         "reopens": (1 if reopened else 0) if stats else None,
         "csat": csat_from_rating(answers.get("default_question")),
+        "nps": _survey_answer(answers, options.nps_question, "nps"),
+        "ces": _survey_answer(answers, options.ces_question, "ces"),
         "tags": [str(t) for t in ticket.get("tags") or []],
     }
+
+
+def _survey_answer(answers: dict[str, Any], question: str | None, score: str) -> int | None:
+    """The answer to the custom survey question configured for NPS or CES (``question_<id>``)."""
+    if question is None:
+        return None
+    return survey_score(answers.get(question), f"ratings.{question}", score)
 
 
 # stats field -> the status a ticket entered at that time. Freshdesk keeps only the latest of each.

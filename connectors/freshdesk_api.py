@@ -6,6 +6,10 @@ become one batch each, with the conversations of every ticket of the page
 to decode custom statuses and show names. The bookmark is the newest ``updated_at`` committed so far; the
 next run asks again from ``lookback_minutes`` before it (the loads are upserts, so re-reading is harmless).
 
+When the connector names survey questions (``nps_question`` / ``ces_question``), the satisfaction ratings
+created since the pull window's start (``/api/v2/surveys/satisfaction_ratings?created_since=..``) are read
+once per run as well and give the tickets of the window their CSAT, NPS and CES.
+
 Freshdesk serves at most 300 pages for one query; past that the pull restarts its query from the newest
 ``updated_at`` it has seen. The records are mapped by the functions ``connectors.freshdesk`` uses for
 exported files.
@@ -26,6 +30,7 @@ from connectors.parsing import BatchBuilder, JsonRecord, RecordError, id_text, t
 from connectors.zendesk_api import first_pull_start
 
 TICKETS_PATH = "/api/v2/tickets"
+RATINGS_PATH = "/api/v2/surveys/satisfaction_ratings"
 INCLUDE = "stats,requester"
 MAX_PER_PAGE = 100  # Freshdesk refuses larger pages
 MAX_PAGE = 300  # Freshdesk answers no page beyond this for one query
@@ -69,6 +74,8 @@ def freshdesk_api_batches(
         high_water = None
         since = datetime.fromtimestamp(first_pull_start(config.start_at, now, config.name), UTC)
     lookups = reference_lookups(session)
+    if config.asks_survey_questions:
+        read_ratings(session, since, lookups)
     page = 1
     page_number = 0
     while True:
@@ -128,6 +135,26 @@ def reference_lookups(session: ApiSession) -> FreshdeskLookups:
     return lookups
 
 
+def read_ratings(session: ApiSession, since: datetime, lookups: FreshdeskLookups) -> None:
+    """Every satisfaction rating created since ``since`` into ``lookups`` (the newest per ticket wins)."""
+    page = 1
+    while True:
+        params: dict[str, str | int] = {
+            "created_since": format_bookmark(since),
+            "per_page": MAX_PER_PAGE,
+            "page": page,
+        }
+        items = session.get_json(RATINGS_PATH, params)
+        if not isinstance(items, list):
+            raise ApiError(f"GET {RATINGS_PATH} (page {page}) did not return a list of ratings")
+        for item in items:
+            if isinstance(item, dict):
+                lookups.add("satisfaction_ratings", item)
+        if len(items) < MAX_PER_PAGE:
+            return
+        page += 1
+
+
 def _conversations(session: ApiSession, tickets: list[Any], per_page: int) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for ticket in tickets:
@@ -175,14 +202,13 @@ def freshdesk_page_batch(
     """Map one tickets page and its conversations; conversation events carry their ticket's row."""
     builder = BatchBuilder(options.source_name, label)
     rows: dict[str, int] = {}
-    no_ratings: dict[str | None, JsonRecord] = {}
     for number, ticket in enumerate(tickets, start=1):
         raw = json.dumps(ticket, default=str, ensure_ascii=False)[:2000]
         if not isinstance(ticket, dict):
             builder.reject(number, None, "ticket is not an object", raw)
             continue
         try:
-            values = map_ticket(ticket, options, lookups, no_ratings)
+            values = map_ticket(ticket, options, lookups, lookups.ratings)
             events = ticket_events(ticket, values)  # the partial status history `stats` allows
         except RecordError as exc:
             builder.reject(number, exc.field, exc.reason, raw)

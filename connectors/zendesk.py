@@ -6,6 +6,8 @@ reopens), ticket_audits (status history, assignments, comments), ticket_comments
 groups / organizations / users for readable names. schedules and sla_policies are returned beside the batch
 for the SLA engine. Names, metrics, ratings and requesters are joined across every file of an export folder
 (:func:`collect_zendesk_context`), so a ratings page or an audits page needs no copy of the tickets.
+Zendesk rates satisfaction good/bad only; NPS and CES come from the ticket custom fields a survey integration
+writes (``nps_field`` / ``ces_field``).
 """
 
 from __future__ import annotations
@@ -357,6 +359,8 @@ def map_ticket(
         "updated_at": updated_at,
         "reopens": metric.get("reopens"),
         "csat": csat_from_score(rating.get("score"), options) if isinstance(rating, dict) else None,
+        "nps": _survey_field(ticket, options.nps_field, "nps"),
+        "ces": _survey_field(ticket, options.ces_field, "ces"),
         "tags": tags,
     }
 
@@ -370,13 +374,52 @@ def _status(value: Any, field_name: str, options: ZendeskOptions) -> str | None:
     return map_value(value, field_name, STATUS_MAP, options.status_map)
 
 
+def _custom_field(ticket: dict[str, Any], field_id: str) -> Any:
+    """The value of a ticket custom field (``custom_fields``, else ``fields``), None when absent."""
+    for custom in ticket.get("custom_fields") or ticket.get("fields") or []:
+        if isinstance(custom, dict) and str(custom.get("id")) == field_id:
+            return custom.get("value")
+    return None
+
+
 def _location(ticket: dict[str, Any], options: ZendeskOptions, names: ZendeskNames) -> str | None:
     if options.location_field:
-        for custom in ticket.get("custom_fields") or ticket.get("fields") or []:
-            if isinstance(custom, dict) and str(custom.get("id")) == options.location_field:
-                return text_or_none(custom.get("value"))
-        return None
+        return text_or_none(_custom_field(ticket, options.location_field))
     return names.name("organizations", ticket.get("organization_id"))
+
+
+def _survey_field(ticket: dict[str, Any], field_id: int | None, score: str) -> int | None:
+    """An NPS or CES answer a survey integration wrote into a ticket custom field."""
+    if field_id is None:
+        return None
+    return survey_score(_custom_field(ticket, str(field_id)), f"custom_fields[id={field_id}]", score)
+
+
+SURVEY_RANGES = {"nps": (0, 10), "ces": (1, 7)}
+
+
+def survey_score(value: Any, field_name: str, score: str) -> int | None:
+    """A survey answer as a whole number within the score's range (``SURVEY_RANGES``); empty gives None.
+
+    Answers arrive as numbers or as text (text custom fields); anything else raises :class:`RecordError`
+    naming ``field_name``, so the ticket is quarantined rather than its score silently dropped.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    low, high = SURVEY_RANGES[score]
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not number.is_integer():
+        raise RecordError(field_name, f"{score.upper()} answer {value!r} is not a whole number")
+    if not low <= number <= high:
+        raise RecordError(field_name, f"{score.upper()} answer {value!r} is outside {low}-{high}")
+    return int(number)
 
 
 def _after_minutes(start: datetime | None, minutes: Any) -> datetime | None:

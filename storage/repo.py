@@ -23,6 +23,7 @@ EVENT_COLUMNS = list(EVENT_SCHEMA)
 TIMESTAMP_COLUMNS = [c for c, t in INTERACTION_SCHEMA.items() if isinstance(t, pl.Datetime)]
 SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
 KEY_LOOKUP_CHUNK = 5000
+SURVEY_COLUMNS = ("csat", "nps", "ces")
 
 
 @dataclass(frozen=True)
@@ -94,22 +95,22 @@ def _existing_versions(conn: sa.Connection, ids: Sequence[str]) -> pl.DataFrame:
         "interaction_id": pl.String,
         "old_updated_at": pl.Datetime("us", "UTC"),
         "old_hash": pl.String,
+        **{f"old_{name}": pl.Int64 for name in SURVEY_COLUMNS},
     }
+    columns = f"interaction_id, updated_at, row_hash, {', '.join(SURVEY_COLUMNS)}"
     rows: list[tuple[Any, ...]] = []
     cursor = conn.connection.cursor()
     for chunk in _chunks(ids, KEY_LOOKUP_CHUNK):
         if conn.dialect.name == "postgresql":
             cursor.execute(
-                "SELECT interaction_id, updated_at, row_hash FROM interactions WHERE interaction_id = ANY(%s)",
-                (list(chunk),),
+                f"SELECT {columns} FROM interactions WHERE interaction_id = ANY(%s)", (list(chunk),)
             )
         else:
             marks = ", ".join("?" * len(chunk))
             cursor.execute(
-                f"SELECT interaction_id, updated_at, row_hash FROM interactions WHERE interaction_id IN ({marks})",
-                tuple(chunk),
+                f"SELECT {columns} FROM interactions WHERE interaction_id IN ({marks})", tuple(chunk)
             )
-        rows.extend((r[0], _as_utc(r[1]), r[2]) for r in cursor.fetchall())
+        rows.extend((r[0], _as_utc(r[1]), *r[2:]) for r in cursor.fetchall())
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -128,12 +129,17 @@ def upsert_interactions(
 
     The winner between two versions of one interaction is the one with the later ``updated_at``; on equal
     ``updated_at`` the larger content hash wins, so the result never depends on arrival order. Older data never
-    replaces newer data. ``frame`` must already be valid and in INTERACTION_SCHEMA.
+    replaces newer data. Survey answers (csat, nps, ces) are the exception: an answer is never erased by a
+    version that lacks it (exports often leave them out), so the latest known answer is kept whatever the
+    order. ``frame`` must already be valid and in INTERACTION_SCHEMA.
     """
     if frame.is_empty():
         return UpsertCounts()
     frame = frame.select(INTERACTION_COLUMNS).with_columns(row_hash=content_hash(frame, INTERACTION_COLUMNS))
-    frame = frame.sort(["interaction_id", "updated_at", "row_hash"]).unique("interaction_id", keep="last")
+    frame = frame.sort(["interaction_id", "updated_at", "row_hash"])
+    # Carry each version's survey answers forward so the newest version holds the latest known answers.
+    frame = frame.with_columns([pl.col(c).forward_fill().over("interaction_id") for c in SURVEY_COLUMNS])
+    frame = frame.unique("interaction_id", keep="last")
     existing = _existing_versions(conn, frame["interaction_id"].to_list())
     joined = frame.join(existing, on="interaction_id", how="left")
     is_new = pl.col("old_hash").is_null()
@@ -147,14 +153,39 @@ def upsert_interactions(
         .then(pl.lit("update"))
         .otherwise(pl.lit("keep"))
     )
+    fills_an_answer = pl.any_horizontal(
+        [pl.col(f"old_{c}").is_null() & pl.col(c).is_not_null() for c in SURVEY_COLUMNS]
+    )
+    joined = joined.with_columns(
+        action=pl.when((pl.col("action") == "keep") & fills_an_answer)
+        .then(pl.lit("fill"))
+        .otherwise(pl.col("action"))
+    )
     counts = joined["action"].value_counts()
     by_action = dict(zip(counts["action"].to_list(), counts["count"].to_list(), strict=True))
-    to_write = joined.filter(pl.col("action") != "keep").select([*INTERACTION_COLUMNS, "row_hash"])
+    to_write = joined.filter(pl.col("action").is_in(["insert", "update"])).select(
+        [*INTERACTION_COLUMNS, "row_hash"]
+    )
     if to_write.height:
         stamp = now or utcnow()
         to_write = to_write.with_columns(ingested_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
         _write_upsert(conn, _to_db_frame(to_write, conn))
-    return UpsertCounts(by_action.get("insert", 0), by_action.get("update", 0), by_action.get("keep", 0))
+    to_fill = joined.filter(pl.col("action") == "fill").select("interaction_id", *SURVEY_COLUMNS)
+    if to_fill.height:
+        _fill_answers(conn, to_fill)
+    return UpsertCounts(
+        by_action.get("insert", 0),
+        by_action.get("update", 0) + by_action.get("fill", 0),
+        by_action.get("keep", 0),
+    )
+
+
+def _fill_answers(conn: sa.Connection, frame: pl.DataFrame) -> None:
+    """Give an older version's survey answers to stored rows that lack them (nothing else changes)."""
+    ph = _placeholder(conn)
+    sets = ", ".join(f"{c} = COALESCE({c}, {ph})" for c in SURVEY_COLUMNS)
+    rows = [(*row[1:], row[0]) for row in frame.iter_rows()]
+    conn.connection.cursor().executemany(f"UPDATE interactions SET {sets} WHERE interaction_id = {ph}", rows)
 
 
 def _bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflict: str) -> int:
@@ -184,7 +215,11 @@ def _bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_confli
 
 def _write_upsert(conn: sa.Connection, frame: pl.DataFrame) -> None:
     keys = ("interaction_id", "source", "external_id")
-    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c not in keys)
+    updates = ", ".join(
+        f"{c} = COALESCE(excluded.{c}, interactions.{c})" if c in SURVEY_COLUMNS else f"{c} = excluded.{c}"
+        for c in frame.columns
+        if c not in keys
+    )
     # The guard repeats the newer-wins rule inside the statement, so a concurrent writer cannot regress a row.
     _bulk_insert(
         conn,

@@ -13,7 +13,9 @@ and once, with the first chunk, ``agents.json``, ``companies.json`` and ``groups
 
 Freshdesk sends status, priority and source as numeric codes (its documented defaults are used here). The
 customer's first message is the ticket's ``description``, as in Freshdesk; conversations hold everything
-after it. Freshdesk has no ``new`` status: a ticket nobody has answered yet is Open (2).
+after it. Freshdesk has no ``new`` status: a ticket nobody has answered yet is Open (2). The satisfaction
+survey has two custom questions besides the default (CSAT) one: ``NPS_QUESTION`` answered 0-10 and
+``CES_QUESTION`` answered 1-7; a rating holds only the questions the customer answered.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ GROUP_ID_BASE = 67_100_000_000
 COMPANY_ID_BASE = 67_200_000_000
 RATING_ID_BASE = 67_300_000_000
 SURVEY_ID = 67_400_000_001
+NPS_QUESTION = "question_67400000002"  # the survey's custom questions, keyed as in a rating's `ratings`
+CES_QUESTION = "question_67400000003"
 CONVERSATION_ID_BASE = 69_000_000_000_000
 STATUS_CODE = {"new": 2, "open": 2, "pending": 3, "solved": 4, "closed": 5, "on_hold": 7}
 PRIORITY_CODE = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
@@ -182,8 +186,13 @@ def _ticket_json() -> pl.Expr:
     )
 
 
+def _answer(question: str, column: str) -> pl.Expr:
+    """``,"<question>":<answer>``, or nothing when the question was not answered."""
+    return pl.concat_str([pl.lit(f',"{question}":'), pl.col(column).cast(pl.String)]).fill_null("")
+
+
 def _rating_json() -> pl.Expr:
-    return pl.struct(
+    core = pl.struct(
         id=RATING_ID_BASE + pl.col("ticket_id"),
         survey_id=pl.lit(SURVEY_ID),
         user_id="requester_id",
@@ -193,8 +202,11 @@ def _rating_json() -> pl.Expr:
         ticket_id="ticket_id",
         created_at=iso("resolved_at"),
         updated_at=iso("resolved_at"),
-        ratings=pl.struct(default_question=pl.col("csat").cast(pl.Int64).replace_strict(RATING_OF_CSAT)),
     ).struct.json_encode()
+    default = pl.col("csat").cast(pl.Int64).replace_strict(RATING_OF_CSAT).cast(pl.String)
+    ratings = [pl.lit(',"ratings":{"default_question":'), default]
+    ratings += [_answer(NPS_QUESTION, "nps"), _answer(CES_QUESTION, "ces"), pl.lit("}")]
+    return pl.concat_str([core.str.strip_suffix("}"), *ratings, pl.lit("}")])
 
 
 def _conversations(tickets: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:

@@ -3,8 +3,8 @@
 Each site ran Zendesk or Freshdesk before the merger onto one reporting platform (``Location.helpdesk``).
 For every chunk of interactions each helpdesk's folder ``<source>/`` gets the files a user saves from that
 helpdesk's API: Zendesk incremental export pages with their sideloads, audit pages and satisfaction rating
-pages; Freshdesk tickets with ``stats``, conversations, satisfaction ratings, and its agents, companies and
-groups. The real parsers in ``connectors/`` read each folder as an export, joining names and ratings across
+pages, NPS and CES in ticket custom fields; Freshdesk tickets with ``stats``, conversations, satisfaction
+ratings whose custom questions hold NPS and CES, and its agents, companies and groups. The real parsers in ``connectors/`` read each folder as an export, joining names and ratings across
 its files. See docs/demo.md for the files and the field mapping.
 """
 
@@ -22,6 +22,14 @@ from servicelens.demo.organisation import LOCATIONS
 HELPDESKS = {
     "zendesk": ("zendesk_files", zendesk_export.write_chunk),
     "freshdesk": ("freshdesk_files", freshdesk_export.write_chunk),
+}
+# helpdesk -> connector options that name where its exports keep the NPS and CES answers
+SURVEY_OPTIONS: dict[str, dict[str, Any]] = {
+    "zendesk": {"nps_field": zendesk_export.NPS_FIELD_ID, "ces_field": zendesk_export.CES_FIELD_ID},
+    "freshdesk": {
+        "nps_question": freshdesk_export.NPS_QUESTION,
+        "ces_question": freshdesk_export.CES_QUESTION,
+    },
 }
 
 
@@ -55,13 +63,13 @@ def vendor_connectors(out_dir: Path) -> list[dict[str, Any]]:
     """Config entries (``connectors:`` list items) that read the folders written by :class:`VendorExportWriter`.
 
     Each connector's ``source`` is the demo source name, so interaction ids are the same as in the generic
-    format (``demo-zendesk:10001``).
+    format (``demo-zendesk:10001``); the survey options name the custom fields / questions holding NPS and
+    CES.
     """
     entries = []
     for source, helpdesk in sorted(helpdesk_sources().items()):
         folder = out_dir / source
         if folder.is_dir():
-            entries.append(
-                {"kind": HELPDESKS[helpdesk][0], "name": source, "source": source, "path": str(folder)}
-            )
+            entry = {"kind": HELPDESKS[helpdesk][0], "name": source, "source": source, "path": str(folder)}
+            entries.append(entry | SURVEY_OPTIONS[helpdesk])
     return entries

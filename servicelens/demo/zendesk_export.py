@@ -13,7 +13,9 @@ Per chunk of the demo:
 
 Ticket ids are the demo's external ids; other ids are derived from the demo's numbering (agent, team, site,
 customer number), so every file names the same user the same way. Zendesk rates satisfaction only
-good / bad: CSAT 4-5 is written as ``good``, 1-2 as ``bad``, 3 as an offered survey without a score.
+good / bad: CSAT 4-5 is written as ``good``, 1-2 as ``bad``, 3 as an offered survey without a score. NPS
+and CES answers are in two numeric ticket custom fields (``NPS_FIELD_ID``, ``CES_FIELD_ID``), as a survey
+integration writes them; the ticket's ``custom_fields`` and ``fields`` list both, empty ones as ``null``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ ORGANIZATION_ID_BASE = 360_000_200_000
 METRIC_ID_BASE = 370_000_000_000
 RATING_ID_BASE = 380_000_000_000
 AUDIT_ID_BASE = 400_000_000_000_000
+NPS_FIELD_ID = 360_000_300_001  # ticket custom fields the survey integration fills
+CES_FIELD_ID = 360_000_300_002
 VIA_CHANNEL = {"email": "email", "chat": "chat", "phone": "voice", "web": "web_form", "social": "facebook"}
 STATUS = {
     "new": "new",
@@ -63,9 +67,7 @@ _EMPTY_LISTS = "".join(
         "collaborator_ids",
         "follower_ids",
         "email_cc_ids",
-        "custom_fields",
         "sharing_agreement_ids",
-        "fields",
         "followup_ids",
     )
 )
@@ -229,6 +231,19 @@ def _satisfaction(tickets_csat: pl.Expr) -> pl.Expr:
     )
 
 
+def _survey_fields() -> pl.Expr:
+    """``[{"id":..,"value":..}, ..]`` of the NPS and CES custom fields (``null`` when not answered)."""
+    return pl.concat_str(
+        [
+            pl.lit(f'[{{"id":{NPS_FIELD_ID},"value":'),
+            pl.col("nps").cast(pl.String).fill_null("null"),
+            pl.lit(f'}},{{"id":{CES_FIELD_ID},"value":'),
+            pl.col("ces").cast(pl.String).fill_null("null"),
+            pl.lit("}]"),
+        ]
+    )
+
+
 def _ticket_json() -> pl.Expr:
     core = pl.struct(
         url=_url("tickets", "ticket_id"),
@@ -263,6 +278,8 @@ def _ticket_json() -> pl.Expr:
         core,
         pl.concat_str([pl.lit(',"via":'), _via(pl.col("channel").replace_strict(VIA_CHANNEL))]),
         pl.concat_str([pl.lit(',"satisfaction_rating":'), _satisfaction(pl.col("csat"))]),
+        pl.concat_str([pl.lit(',"custom_fields":'), _survey_fields()]),
+        pl.concat_str([pl.lit(',"fields":'), _survey_fields()]),
         _EMPTY_LISTS,
     )
 

@@ -151,8 +151,26 @@ def test_surveys_as_each_vendor_rates(generic: Frames, parsed: Frames) -> None:
         pl.when(pl.col("csat") >= 4).then(5).when(pl.col("csat") <= 2).then(1).otherwise(None).cast(pl.Int8)
     )
     assert zen.select(good_bad.ne_missing(pl.col("csat_vendor")).sum()).item() == 0
-    # Neither helpdesk carries NPS or CES answers.
-    assert joined["nps_vendor"].null_count() == joined["ces_vendor"].null_count() == SIZE
+    # NPS and CES come back exactly: Freshdesk survey questions, Zendesk ticket custom fields.
+    for score in ("nps", "ces"):
+        differ = joined.filter(pl.col(score).ne_missing(pl.col(f"{score}_vendor")))
+        assert differ.is_empty(), differ.select("interaction_id", score, f"{score}_vendor").head(3)
+        for desk in (fresh, zen):  # answered and unanswered both occur on each helpdesk
+            assert 0 < desk[f"{score}_vendor"].null_count() < desk.height
+
+
+def test_survey_answers_where_each_vendor_keeps_them(written: tuple[DemoSummary, DemoSummary]) -> None:
+    entries = {e["name"]: e for e in demo_connectors(written[1].out_dir)}
+    zendesk, freshdesk = entries["demo-zendesk"], entries["demo-freshdesk"]
+    folder = written[1].out_dir
+    ticket = json.loads((folder / "demo-zendesk" / "incremental_tickets-0001-001.json").read_text())[
+        "tickets"
+    ][0]
+    assert [f["id"] for f in ticket["custom_fields"]] == [zendesk["nps_field"], zendesk["ces_field"]]
+    assert ticket["fields"] == ticket["custom_fields"]
+    ratings = json.loads((folder / "demo-freshdesk" / "satisfaction_ratings-0001.json").read_text())
+    keys = set().union(*(r["ratings"] for r in ratings))
+    assert keys == {"default_question", freshdesk["nps_question"], freshdesk["ces_question"]}
 
 
 def _sorted(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

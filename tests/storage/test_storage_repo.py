@@ -140,3 +140,32 @@ def test_read_interactions_empty_database(engine: sa.Engine) -> None:
     got = read_interactions(engine)
     assert got.height == 0
     assert isinstance(got.schema["created_at"], pl.Datetime)
+
+
+@pytest.mark.parametrize("order", ["old_first", "new_first"])
+def test_survey_answers_are_never_erased_by_a_version_without_them(engine: sa.Engine, order: str) -> None:
+    rated = interaction("1", csat=2, nps=3, ces=None, updated_at=BASE + timedelta(hours=1))
+    newer_unrated = interaction(
+        "1", status="closed", csat=None, nps=None, ces=5, updated_at=BASE + timedelta(hours=5)
+    )
+    versions = [rated, newer_unrated] if order == "old_first" else [newer_unrated, rated]
+    with engine.begin() as conn:
+        first = upsert_interactions(conn, interactions_frame([versions[0]]))
+        second = upsert_interactions(conn, interactions_frame([versions[1]]))
+        again = upsert_interactions(conn, interactions_frame(versions))
+    assert first.inserted == 1 and second.updated == 1
+    assert (again.inserted, again.updated) == (0, 0)
+    row = read_interactions(engine).row(0, named=True)
+    assert (row["status"], row["csat"], row["nps"], row["ces"]) == ("closed", 2, 3, 5)
+
+
+def test_a_newer_answer_replaces_an_older_one(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        upsert_interactions(conn, interactions_frame([interaction("1", csat=2, updated_at=BASE)]))
+        upsert_interactions(
+            conn, interactions_frame([interaction("1", csat=5, updated_at=BASE + timedelta(days=1))])
+        )
+        upsert_interactions(
+            conn, interactions_frame([interaction("1", csat=1, updated_at=BASE - timedelta(days=1))])
+        )
+    assert read_interactions(engine)["csat"].to_list() == [5]
