@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/servicelens db upgrade
 	$(BIN)/servicelens demo --if-empty
-	$(BIN)/streamlit run dashboard.py --server.headless true
+	$(BIN)/streamlit run dashboard.py --server.headless true --browser.gatherUsageStats false
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
