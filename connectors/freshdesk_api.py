@@ -24,7 +24,8 @@ from typing import Any
 
 from connectors.base import Batch
 from connectors.config import FreshdeskApiConfig
-from connectors.freshdesk import FreshdeskLookups, add_conversation, map_ticket, ticket_events
+from connectors.freshdesk import add_conversation, map_ticket, ticket_events
+from connectors.freshdesk_lookups import FreshdeskLookups
 from connectors.http import ApiError, ApiSession
 from connectors.parsing import BatchBuilder, JsonRecord, RecordError, id_text, to_utc
 from connectors.zendesk_api import first_pull_start

@@ -265,3 +265,30 @@ def _json_line(number: int, value: dict[str, Any] | None, line: str, error: str 
         if isinstance(inner.get("data"), dict):
             return JsonRecord(number, inner.get("stream"), inner["data"], raw)
     return JsonRecord(number, None, value, raw)
+
+
+SURVEY_RANGES = {"nps": (0, 10), "ces": (1, 7)}
+
+
+def survey_score(value: Any, field_name: str, score: str) -> int | None:
+    """A survey answer as a whole number within the score's range (``SURVEY_RANGES``); empty gives None.
+
+    Answers arrive as numbers or as text (text custom fields); anything else raises :class:`RecordError`
+    naming ``field_name``, so the ticket is quarantined rather than its score silently dropped.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    low, high = SURVEY_RANGES[score]
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not number.is_integer():
+        raise RecordError(field_name, f"{score.upper()} answer {value!r} is not a whole number")
+    if not low <= number <= high:
+        raise RecordError(field_name, f"{score.upper()} answer {value!r} is outside {low}-{high}")
+    return int(number)

@@ -18,13 +18,15 @@ from connectors.config import (
     ZammadFilesConfig,
     ZendeskFilesConfig,
 )
-from connectors.freshdesk import collect_freshdesk_lookups, parse_freshdesk_file
+from connectors.freshdesk import parse_freshdesk_file
+from connectors.freshdesk_lookups import collect_freshdesk_lookups
 from connectors.intercom import parse_intercom_file
 from connectors.parsing import REPLICATION_KEY, ParsedFile
 from connectors.servicenow import parse_servicenow_csv
 from connectors.tabular import parse_tabular_file
 from connectors.zammad import parse_zammad_file
-from connectors.zendesk import collect_zendesk_context, parse_zendesk_file
+from connectors.zendesk import parse_zendesk_file
+from connectors.zendesk_context import collect_zendesk_context
 
 __all__ = [
     "FILE_FORMATS",

@@ -5,34 +5,31 @@ Streams used: tickets, ticket_metrics (also as the ``metric_sets`` sideload: fir
 reopens), ticket_audits (status history, assignments, comments), ticket_comments, satisfaction_ratings, and
 groups / organizations / users for readable names. schedules and sla_policies are returned beside the batch
 for the SLA engine. Names, metrics, ratings and requesters are joined across every file of an export folder
-(:func:`collect_zendesk_context`), so a ratings page or an audits page needs no copy of the tickets.
+(:func:`connectors.zendesk_context.collect_zendesk_context`), so a ratings page or an audits page needs no copy of the tickets.
 Zendesk rates satisfaction good/bad only; NPS and CES come from the ticket custom fields a survey integration
 writes (``nps_field`` / ``ces_field``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, MutableMapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from connectors.config import ZendeskApiConfig, ZendeskFilesConfig
-from connectors.files import UnreadableFileError
 from connectors.parsing import (
-    JSON_SUFFIXES,
     BatchBuilder,
     JsonRecord,
     ParsedFile,
     RecordError,
     id_text,
     map_value,
-    read_json_records,
+    survey_score,
     text_or_none,
     to_utc,
 )
+from connectors.zendesk_context import ZendeskContext, ZendeskNames, read_zendesk_streams
 from servicelens.model import Channel, EventType, Priority, Status
 
 ZendeskOptions = ZendeskFilesConfig | ZendeskApiConfig
@@ -79,151 +76,6 @@ CHANNEL_MAP: dict[str, str] = {
         Channel.SOCIAL,
     ),
 }
-_LIST_KEYS = (
-    "tickets",
-    "audits",
-    "ticket_audits",
-    "ticket_metrics",
-    "metric_sets",
-    "comments",
-    "satisfaction_ratings",
-    "groups",
-    "organizations",
-    "users",
-    "schedules",
-    "sla_policies",
-    "ticket_events",
-)
-_STREAM_ALIASES = {
-    "ticket_metric": "ticket_metrics",
-    "metric_sets": "ticket_metrics",
-    "audits": "ticket_audits",
-}
-_END_USER_ROLES = {"end-user", "end_user"}
-SYSTEM_AUTHOR = "system"
-_SYSTEM_USER_ID = "-1"  # Zendesk's author of changes made by triggers, automations and the system
-# Only these fields of metrics and ratings are kept for joins across files (memory stays small).
-_METRIC_FIELDS = ("ticket_id", "reply_time_in_minutes", "solved_at", "reopens")
-_RATING_FIELDS = ("ticket_id", "score", "updated_at")
-
-
-class ZendeskNames:
-    """Readable names, e-mail addresses and roles from the groups, organizations and users streams."""
-
-    STREAMS = ("groups", "organizations", "users")
-
-    def __init__(self, streams: Mapping[str, list[JsonRecord]] | None = None):
-        self.by_stream: dict[str, dict[str, str]] = {stream: {} for stream in self.STREAMS}
-        self.roles: dict[str, str] = {}
-        self.emails: dict[str, str] = {}
-        for stream in self.STREAMS:
-            for record in (streams or {}).get(stream, []):
-                self.add(stream, record.data or {})
-
-    def add(self, stream: str, data: dict[str, Any]) -> None:
-        key = id_text(data.get("id"))
-        if key is None or stream not in self.by_stream:
-            return
-        label = text_or_none(data.get("name")) or text_or_none(data.get("email"))
-        if label:
-            self.by_stream[stream][key] = label
-        if stream == "users":
-            if data.get("role"):
-                self.roles[key] = str(data["role"])
-            if email := text_or_none(data.get("email")):
-                self.emails[key] = email
-
-    def name(self, stream: str, value: Any) -> str | None:
-        key = id_text(value)
-        return None if key is None else self.by_stream[stream].get(key, key)
-
-    def customer(self, user_id: Any) -> str | None:
-        """A requester as a stable id for repeat-contact detection: e-mail, else name, else the user id."""
-        key = id_text(user_id)
-        return None if key is None else self.emails.get(key) or self.name("users", key)
-
-    def author(self, user_id: Any) -> str | None:
-        """Who wrote or did something: ``system`` for Zendesk's own changes, end users by e-mail (as in
-        ``customer``), agents by name."""
-        key = id_text(user_id)
-        if key == _SYSTEM_USER_ID:
-            return SYSTEM_AUTHOR
-        if key is not None and self.roles.get(key, "").lower() in _END_USER_ROLES:
-            return self.customer(key)
-        return self.name("users", key)
-
-    def is_end_user(self, user_id: str) -> bool | None:
-        """Whether the user is a customer; None when the users stream does not know them."""
-        role = self.roles.get(user_id)
-        return None if role is None else role.lower() in _END_USER_ROLES
-
-
-@dataclass
-class ZendeskContext:
-    """What the files of one export folder tell about each other's tickets."""
-
-    names: ZendeskNames = field(default_factory=ZendeskNames)
-    metrics: dict[str | None, JsonRecord] = field(default_factory=dict)  # by ticket id
-    ratings: dict[str | None, JsonRecord] = field(default_factory=dict)  # newest answered, by ticket id
-    tickets: set[str] = field(default_factory=set)  # ids of every ticket in the folder
-    requesters: dict[str, str] = field(default_factory=dict)  # ticket id -> requester user id
-
-    def add_streams(self, streams: Mapping[str, list[JsonRecord]]) -> None:
-        for stream in ZendeskNames.STREAMS:
-            for record in streams.get(stream, []):
-                self.names.add(stream, record.data or {})
-        for record in streams.get("ticket_metrics", []):
-            self.metrics[id_text((record.data or {}).get("ticket_id"))] = _trimmed(record, _METRIC_FIELDS)
-        for record in streams.get("satisfaction_ratings", []):
-            self._add_rating(record)
-        for record in streams.get("tickets", []):
-            ticket = record.data or {}
-            ticket_id = id_text(ticket.get("id"))
-            if ticket_id is not None:
-                self.tickets.add(ticket_id)
-                if requester := id_text(ticket.get("requester_id")):
-                    self.requesters[ticket_id] = requester
-
-    def _add_rating(self, record: JsonRecord) -> None:
-        """Keep the newest answered rating per ticket (offered-but-unanswered ratings carry no score)."""
-        data = record.data or {}
-        if str(data.get("score", "")).lower() not in {"good", "bad"}:
-            return
-        ticket_id = id_text(data.get("ticket_id"))
-        previous = self.ratings.get(ticket_id)
-        if previous is None or str(data.get("updated_at", "")) >= str(
-            (previous.data or {}).get("updated_at", "")
-        ):
-            self.ratings[ticket_id] = _trimmed(record, _RATING_FIELDS)
-
-
-def _trimmed(record: JsonRecord, keep: tuple[str, ...]) -> JsonRecord:
-    data = record.data or {}
-    return JsonRecord(record.row, record.stream, {k: data.get(k) for k in keep}, "")
-
-
-def _read_streams(path: Path, builder: BatchBuilder | None) -> dict[str, list[JsonRecord]]:
-    streams: dict[str, list[JsonRecord]] = defaultdict(list)
-    for record in read_json_records(path, _LIST_KEYS):
-        if record.data is None:
-            if builder is not None:
-                builder.reject(record.row, None, record.error or "unreadable record", record.raw)
-        else:
-            streams[_stream_of(record)].append(record)
-    return streams
-
-
-def collect_zendesk_context(paths: Iterable[Path]) -> ZendeskContext:
-    """Names, metrics, ratings and requesters from every JSON file of an export folder (files that cannot be
-    read are left out here)."""
-    context = ZendeskContext()
-    for path in paths:
-        if path.suffix.lower() in JSON_SUFFIXES:
-            try:
-                context.add_streams(_read_streams(path, None))
-            except UnreadableFileError:
-                continue  # reported with its reason when the file itself is parsed
-    return context
 
 
 def parse_zendesk_file(
@@ -235,7 +87,7 @@ def parse_zendesk_file(
     this file is used.
     """
     builder = BatchBuilder(options.source_name, path.name)
-    streams = _read_streams(path, builder)
+    streams = read_zendesk_streams(path, builder)
     context = context or ZendeskContext()
     context.add_streams(streams)  # this file's records win over older copies from other files
     names = context.names
@@ -290,19 +142,6 @@ def parse_zendesk_file(
 
 def _is_answered(record: JsonRecord) -> bool:
     return str((record.data or {}).get("score", "")).lower() in {"good", "bad"}
-
-
-def _stream_of(record: JsonRecord) -> str:
-    if record.stream:
-        return _STREAM_ALIASES.get(record.stream, record.stream)
-    data = record.data or {}
-    if "events" in data and "ticket_id" in data:
-        return "ticket_audits"
-    if "reply_time_in_minutes" in data:
-        return "ticket_metrics"
-    if "score" in data and "ticket_id" in data:
-        return "satisfaction_ratings"
-    return "tickets"
 
 
 def csat_from_score(score: Any, options: ZendeskOptions) -> int | None:
@@ -393,33 +232,6 @@ def _survey_field(ticket: dict[str, Any], field_id: int | None, score: str) -> i
     if field_id is None:
         return None
     return survey_score(_custom_field(ticket, str(field_id)), f"custom_fields[id={field_id}]", score)
-
-
-SURVEY_RANGES = {"nps": (0, 10), "ces": (1, 7)}
-
-
-def survey_score(value: Any, field_name: str, score: str) -> int | None:
-    """A survey answer as a whole number within the score's range (``SURVEY_RANGES``); empty gives None.
-
-    Answers arrive as numbers or as text (text custom fields); anything else raises :class:`RecordError`
-    naming ``field_name``, so the ticket is quarantined rather than its score silently dropped.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    low, high = SURVEY_RANGES[score]
-    number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if number is None or not number.is_integer():
-        raise RecordError(field_name, f"{score.upper()} answer {value!r} is not a whole number")
-    if not low <= number <= high:
-        raise RecordError(field_name, f"{score.upper()} answer {value!r} is outside {low}-{high}")
-    return int(number)
 
 
 def _after_minutes(start: datetime | None, minutes: Any) -> datetime | None:

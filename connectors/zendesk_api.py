@@ -21,7 +21,8 @@ from connectors.base import Batch
 from connectors.config import ZendeskApiConfig
 from connectors.http import ApiError, ApiSession
 from connectors.parsing import BatchBuilder, JsonRecord, RecordError, id_text
-from connectors.zendesk import ZendeskNames, add_audit_events, map_ticket
+from connectors.zendesk import add_audit_events, map_ticket
+from connectors.zendesk_context import ZendeskNames
 
 TICKETS_PATH = "/api/v2/incremental/tickets/cursor.json"
 SIDELOADS = "metric_sets,users,groups,organizations"

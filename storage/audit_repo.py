@@ -1,6 +1,7 @@
-"""Saving and loading the QA audit workbench: batches, reviews with their revisions, disputes and automatic
-check results (calibration sessions: ``storage.calibration_repo``). Reads come back as the audit core's
-values or as polars frames.
+"""Saving and loading the QA audit workbench: batches, reviews with their revisions and automatic check
+results (disputes: ``storage.audit_disputes``; calibration sessions: ``storage.calibration_repo``). Reads
+come back as the audit core's values or as polars frames. The dispute functions, the store's error and
+``new_id`` are importable from here as well, so callers use one module for the whole workbench.
 
 Nothing here is ever overwritten except check results (the latest run per interaction and check counts):
 a review edit adds a revision, a dispute decision fills in the open dispute once, a reassignment is
@@ -10,10 +11,8 @@ logged beside the changed assignment.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import polars as pl
 import sqlalchemy as sa
@@ -21,40 +20,35 @@ import sqlalchemy as sa
 from audits.checks import RESULT_SCHEMA
 from audits.config import SamplingPlan, Scorecard
 from audits.sampling import AuditBatch, Reassignment
-from audits.scoring import Dispute, DisputeStatus, ItemRating, Review, validate_review
+from audits.scoring import ItemRating, Review, validate_review
 from storage import audit_tables as t
+from storage.audit_common import AuditStoreError, _frame, _utc, new_id
+from storage.audit_disputes import load_disputes, record_decision, save_dispute
 from storage.repo import _as_utc, _connection, _read_frame, _to_db_frame
+
+__all__ = [
+    "BATCH_ITEM_SCHEMA",
+    "CHECK_RESULT_SCHEMA",
+    "AuditStoreError",
+    "load_disputes",
+    "load_reviews",
+    "new_id",
+    "open_load",
+    "read_batch_items",
+    "read_check_results",
+    "read_reassignments",
+    "record_decision",
+    "record_reassignment",
+    "review_history",
+    "sampled_interaction_ids",
+    "save_batch",
+    "save_check_results",
+    "save_dispute",
+    "save_review",
+]
 
 CHECK_RESULT_SCHEMA: dict[str, pl.DataType] = {**RESULT_SCHEMA, "checked_at": pl.Datetime("us", "UTC")}
 WRITE_CHUNK = 5000
-
-
-class AuditStoreError(ValueError):
-    """A write that would break the audit record (a conflicting revision, a dispute decided twice, ...)."""
-
-
-def new_id(prefix: str) -> str:
-    """A short random id such as ``rv-3f9c0a1b2d4e5f60``; the prefix says what it names."""
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
-
-
-def _utc(value: datetime, what: str) -> datetime:
-    # SQLite keeps the wall-clock text only, so every stored instant must already be UTC.
-    if value.tzinfo is None:
-        raise AuditStoreError(f"{what}: timestamp {value.isoformat()} has no time zone")
-    return value.astimezone(UTC)
-
-
-def _frame(rows: Sequence[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    converted = [
-        tuple(
-            _as_utc(v) if isinstance(schema[name], pl.Datetime) else v
-            for name, v in zip(schema, row, strict=True)
-        )
-        for row in rows
-    ]
-    return pl.DataFrame(converted, schema=schema, orient="row")
-
 
 # --- batches -------------------------------------------------------------------------------------------
 
@@ -197,7 +191,7 @@ def read_reassignments(bind: sa.Engine | sa.Connection) -> pl.DataFrame:
         return _frame(conn.execute(query).all(), schema)
 
 
-# --- reviews and disputes ------------------------------------------------------------------------------
+# --- reviews -------------------------------------------------------------------------------------------
 
 
 def save_review(
@@ -351,75 +345,6 @@ def review_history(bind: sa.Engine | sa.Connection, review_id: str) -> pl.DataFr
         "comment": pl.String(),
     }
     return pl.DataFrame(rows, schema=schema)
-
-
-def save_dispute(conn: sa.Connection, dispute: Dispute) -> None:
-    """Store a newly raised dispute (from ``audits.scoring.open_dispute``)."""
-    if dispute.status is not DisputeStatus.OPEN:
-        raise AuditStoreError(f"dispute {dispute.dispute_id}: only an open dispute can be raised")
-    conn.execute(
-        sa.insert(t.audit_disputes),
-        {
-            "dispute_id": dispute.dispute_id,
-            "review_id": dispute.review_id,
-            "item_id": dispute.item_id,
-            "raised_by": dispute.raised_by,
-            "raised_at": _utc(dispute.raised_at, f"dispute {dispute.dispute_id}"),
-            "comment": dispute.comment,
-            "proposed_rating": dispute.proposed_rating,
-            "status": dispute.status.value,
-            "decision_comment": "",
-        },
-    )
-
-
-def record_decision(conn: sa.Connection, decided: Dispute) -> None:
-    """Store an arbitrator's decision (from ``audits.scoring.decide_dispute``); a dispute is decided once,
-    even when two arbitrators press the button at the same moment."""
-    if decided.status is DisputeStatus.OPEN or decided.decided_at is None:
-        raise AuditStoreError(f"dispute {decided.dispute_id}: no decision to record")
-    d = t.audit_disputes
-    changed = conn.execute(
-        sa.update(d)
-        .where((d.c.dispute_id == decided.dispute_id) & (d.c.status == DisputeStatus.OPEN.value))
-        .values(
-            status=decided.status.value,
-            decided_by=decided.decided_by,
-            decided_at=_utc(decided.decided_at, f"dispute {decided.dispute_id}"),
-            decision_comment=decided.decision_comment,
-        )
-    ).rowcount
-    if changed != 1:
-        raise AuditStoreError(f"dispute {decided.dispute_id} is unknown or was already decided")
-
-
-def load_disputes(
-    bind: sa.Engine | sa.Connection, *, review_ids: Sequence[str] | None = None, status: str | None = None
-) -> list[Dispute]:
-    d = t.audit_disputes
-    query = sa.select(d).order_by(d.c.raised_at, d.c.dispute_id)
-    if review_ids is not None:
-        query = query.where(d.c.review_id.in_(list(review_ids)))
-    if status is not None:
-        query = query.where(d.c.status == status)
-    with _connection(bind) as conn:
-        rows = conn.execute(query).mappings().all()
-    return [
-        Dispute(
-            dispute_id=row["dispute_id"],
-            review_id=row["review_id"],
-            item_id=row["item_id"],
-            raised_by=row["raised_by"],
-            raised_at=_as_utc(row["raised_at"]) or row["raised_at"],
-            comment=row["comment"],
-            proposed_rating=row["proposed_rating"],
-            status=DisputeStatus(row["status"]),
-            decided_by=row["decided_by"],
-            decided_at=_as_utc(row["decided_at"]),
-            decision_comment=row["decision_comment"],
-        )
-        for row in rows
-    ]
 
 
 # --- automatic check results ---------------------------------------------------------------------------

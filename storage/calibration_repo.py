@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from audits.config import Scorecard
 from audits.scoring import ItemRating, Review, normalise, validate_review
 from storage import audit_tables as t
-from storage.audit_repo import AuditStoreError, _frame, _utc
+from storage.audit_common import AuditStoreError, _frame, _utc
 from storage.repo import _as_utc, _connection
 
 

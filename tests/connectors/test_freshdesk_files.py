@@ -8,7 +8,8 @@ import pytest
 
 from connectors.config import FreshdeskFilesConfig
 from connectors.files import UnreadableFileError
-from connectors.freshdesk import collect_freshdesk_lookups, csat_from_rating, parse_freshdesk_file
+from connectors.freshdesk import csat_from_rating, parse_freshdesk_file
+from connectors.freshdesk_lookups import collect_freshdesk_lookups
 
 API_EXPORT = "freshdesk_api_export"
 

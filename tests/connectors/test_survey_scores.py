@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connectors.config import FreshdeskApiConfig, FreshdeskFilesConfig, ZendeskApiConfig, ZendeskFilesConfig
-from connectors.freshdesk import collect_freshdesk_lookups, parse_freshdesk_file
+from connectors.freshdesk import parse_freshdesk_file
 from connectors.freshdesk_api import RATINGS_PATH, freshdesk_api_batches
+from connectors.freshdesk_lookups import collect_freshdesk_lookups
 from connectors.http import ApiSession
-from connectors.parsing import RecordError
+from connectors.parsing import RecordError, survey_score
 from connectors.validate import validate_batch
-from connectors.zendesk import parse_zendesk_file, survey_score
+from connectors.zendesk import parse_zendesk_file
 from connectors.zendesk_api import zendesk_page_batch
 
 NPS_FIELD, CES_FIELD = 360001, 360002

@@ -15,7 +15,8 @@ from connectors.config import (
     ZammadFilesConfig,
     ZendeskFilesConfig,
 )
-from connectors.freshdesk import collect_freshdesk_lookups, parse_freshdesk_file
+from connectors.freshdesk import parse_freshdesk_file
+from connectors.freshdesk_lookups import collect_freshdesk_lookups
 from connectors.intercom import parse_intercom_file
 from connectors.servicenow import parse_servicenow_csv
 from connectors.validate import validate_batch

@@ -7,7 +7,8 @@ import pytest
 
 from connectors.config import ZendeskFilesConfig
 from connectors.files import UnreadableFileError
-from connectors.zendesk import collect_zendesk_context, parse_zendesk_file
+from connectors.zendesk import parse_zendesk_file
+from connectors.zendesk_context import collect_zendesk_context
 
 API_EXPORT = "zendesk_api_export"
 TICKETS, AUDITS, RATINGS = (
