@@ -18,7 +18,6 @@ import bisect
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -72,6 +71,31 @@ def closed_dates(calendar: CalendarConfig, first: date, last: date) -> set[date]
             holidays.country_holidays(source.country, subdiv=source.subdivision, years=years).keys()
         )
     return closed
+
+
+def local_days(zones: list[str], zone_index: np.ndarray, instants_us: np.ndarray) -> np.ndarray:
+    """Local date (days since 1970-01-01) of each UTC instant (µs) in the zone ``zones[zone_index]``
+    (UTC where the index is negative).
+
+    The offsets come from :func:`zone_pieces` over whole years around the instants: one search over every
+    zone's offset changes at once replaces a time-zone conversion per zone.
+    """
+    if len(instants_us) == 0 or not zones:
+        return np.floor_divide(instants_us, US_PER_DAY)
+    first, last = int(instants_us.min()) // US_PER_DAY, int(instants_us.max()) // US_PER_DAY
+    low = date.fromordinal(_EPOCH.date().toordinal() + first).replace(month=1, day=1)
+    high = date.fromordinal(_EPOCH.date().toordinal() + last).replace(month=12, day=31)
+    pieces = [zone_pieces(zone, _day_number(low), _day_number(high)) for zone in [*zones, "UTC"]]
+    # Zone z's pieces are shifted by z * stride so that all zones share one sorted search key.
+    stride = (_day_number(high) + 4) * US_PER_DAY - (_day_number(low) - 4) * US_PER_DAY
+    base = (_day_number(low) - 4) * US_PER_DAY
+    keys = np.concatenate(
+        [np.asarray(p[0], dtype=np.int64) - base + z * stride for z, p in enumerate(pieces)]
+    )
+    offsets = np.concatenate([np.asarray(p[1], dtype=np.int64) for p in pieces])
+    zone = np.where(zone_index < 0, len(zones), zone_index).astype(np.int64)
+    piece = np.searchsorted(keys, zone * stride + (instants_us - base), side="right") - 1
+    return np.floor_divide(instants_us + offsets[piece], US_PER_DAY)
 
 
 def wall_intervals(calendar: CalendarConfig, first: date, last: date) -> list[tuple[int, int]]:
@@ -147,66 +171,117 @@ class CalendarTable:
     def index_of(self, name: str) -> int:
         return self.names.index(name)
 
+    def business_array(self, calendar: np.ndarray, instant_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Business µs of ``calendar`` (indices) up to ``instant_us``, and whether each lies in the range."""
+        day = np.floor_divide(instant_us, US_PER_DAY)
+        day -= self.first_day
+        valid = (day >= 0) & (day < self.n_days)
+        np.clip(day, 0, self.n_days - 1, out=day)
+        row = calendar * self.n_days
+        row += day
+        total = self.cum[row]
+        for j in range(self.starts.shape[0]):
+            start = self.starts[j][row]
+            length = self.ends[j][row]
+            length -= start
+            inside = np.subtract(instant_us, start, out=start)
+            np.maximum(inside, 0, out=inside)
+            np.minimum(inside, length, out=inside)
+            total += inside
+        if self.identity.any():
+            identity = self.identity[calendar]
+            return np.where(identity, instant_us, total), valid | identity
+        return total, valid
+
+    def instant_array(self, calendar: np.ndarray, business: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The UTC µs at which ``calendar``'s clock reaches ``business`` µs (inverse of
+        :meth:`business_array`), and whether that lies in the range."""
+        row = np.searchsorted(self.search_key, calendar * self.stride + business, side="left") - 1
+        valid = (row >= calendar * self.n_days) & (row < (calendar + 1) * self.n_days)
+        np.clip(row, 0, len(self.cum) - 1, out=row)
+        remaining = business - self.cum[row]
+        found = np.zeros_like(business)
+        hit_any = np.zeros(len(business), dtype=bool)
+        before = np.zeros_like(business)
+        for j in range(self.starts.shape[0]):
+            start = self.starts[j][row]
+            length = self.ends[j][row] - start
+            hit = (remaining > before) & (remaining <= before + length)
+            hit &= ~hit_any
+            np.copyto(found, start + remaining - before, where=hit)
+            hit_any |= hit
+            before += length
+        valid &= hit_any
+        if self.identity.any():
+            identity = self.identity[calendar]
+            return np.where(identity, business, found), valid | identity
+        return found, valid
+
+    def _vectorised(self, kernel: str, calendar: pl.Expr, value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        def run(columns: pl.Series) -> pl.Series:
+            fields = columns.struct.unnest()
+            cal, arg = fields["c"], fields["v"]
+            known = None
+            if cal.null_count() or arg.null_count():
+                known = (cal.is_not_null() & arg.is_not_null()).to_numpy()
+                cal, arg = cal.fill_null(0), arg.fill_null(0)
+            result, valid = getattr(self, kernel)(cal.to_numpy(), arg.to_numpy())
+            if known is not None:
+                valid &= known
+            return _with_nulls(result, valid)
+
+        both = pl.struct(calendar.cast(pl.Int64).alias("c"), value.cast(pl.Int64).alias("v"))
+        return both.map_batches(run, return_dtype=pl.Int64, is_elementwise=True).cast(dtype)
+
     def business_us(self, calendar: pl.Expr, instant: pl.Expr) -> pl.Expr:
-        """Business µs of ``calendar`` (index, Int) up to ``instant`` (UTC datetime); null outside the range.
+        """Business µs of ``calendar`` (index, Int) up to ``instant`` (UTC datetime or µs); null outside the
+        range.
 
         >>> table.business_us(pl.col("cal"), pl.col("b")) - table.business_us(pl.col("cal"), pl.col("a"))
         """
-        t = instant.cast(pl.Int64)
-        cal = calendar.cast(pl.Int64)
-        day = t.floordiv(US_PER_DAY) - self.first_day
-        in_range = (day >= 0) & (day < self.n_days)
-        row = cal * self.n_days + day.clip(0, self.n_days - 1)
-        total = pl.lit(pl.Series(self.cum)).gather(row)
-        for j in range(self.starts.shape[0]):
-            start = pl.lit(pl.Series(self.starts[j])).gather(row)
-            end = pl.lit(pl.Series(self.ends[j])).gather(row)
-            total = total + (t - start).clip(0, None).clip(None, end - start)
-        identity = pl.lit(pl.Series(self.identity)).gather(cal)
-        return pl.when(identity).then(t).when(in_range).then(total).otherwise(None)
+        return self._vectorised("business_array", calendar, instant, pl.Int64())
 
-    def search_row(self, calendar: pl.Expr, business: pl.Expr) -> pl.Expr:
-        """Table row of the day in which ``calendar``'s clock reaches ``business`` µs. Materialise it as a
-        column before :meth:`instant_at` (the binary search is a numpy call, evaluated once that way)."""
-        keys = self.search_key
-
-        def search(values: pl.Series) -> pl.Series:
-            return pl.Series(np.searchsorted(keys, values.to_numpy(), side="left").astype(np.int64))
-
-        needle = (calendar.cast(pl.Int64) * self.stride + business.cast(pl.Int64)).fill_null(-1)
-        return needle.map_batches(search, return_dtype=pl.Int64) - 1
-
-    def instant_at(self, calendar: pl.Expr, business: pl.Expr, row: pl.Expr) -> pl.Expr:
+    def instant_at(self, calendar: pl.Expr, business: pl.Expr) -> pl.Expr:
         """The UTC instant at which ``calendar``'s clock reaches ``business`` µs (inverse of
-        :meth:`business_us`), given ``row`` from :meth:`search_row`; null beyond the covered range."""
-        cal = calendar.cast(pl.Int64)
-        x = business.cast(pl.Int64)
-        valid = (row >= cal * self.n_days) & (row < (cal + 1) * self.n_days)
-        safe = row.clip(0, len(self.cum) - 1)
-        remaining = x - pl.lit(pl.Series(self.cum)).gather(safe)
-        before = pl.lit(0, pl.Int64)
-        chain: Any = None
-        for j in range(self.starts.shape[0]):
-            start = pl.lit(pl.Series(self.starts[j])).gather(safe)
-            length = pl.lit(pl.Series(self.ends[j])).gather(safe) - start
-            hit = (remaining > before) & (remaining <= before + length)
-            value = start + (remaining - before)
-            chain = pl.when(hit).then(value) if chain is None else chain.when(hit).then(value)
-            before = before + length
-        identity = pl.lit(pl.Series(self.identity)).gather(cal)
-        found = pl.when(identity).then(x).when(valid).then(chain.otherwise(None)).otherwise(None)
-        return found.cast(pl.Datetime("us", "UTC"))
+        :meth:`business_us`); null beyond the covered range."""
+        return self._vectorised("instant_array", calendar, business, pl.Datetime("us", "UTC"))
 
     def with_instant(self, frame: pl.LazyFrame, calendar: str, business: str, alias: str) -> pl.LazyFrame:
         """Add column ``alias``: the instant the clock of calendar column ``calendar`` reaches column
         ``business`` (µs)."""
-        return (
-            frame.with_columns(self.search_row(pl.col(calendar), pl.col(business)).alias("_day_row"))
-            .with_columns(
-                self.instant_at(pl.col(calendar), pl.col(business), pl.col("_day_row")).alias(alias)
-            )
-            .drop("_day_row")
-        )
+        return frame.with_columns(self.instant_at(pl.col(calendar), pl.col(business)).alias(alias))
+
+
+CALENDAR_TIME = -1  # calendar index of a clock that counts all time, not business hours
+
+
+def _with_nulls(values: np.ndarray, valid: np.ndarray) -> pl.Series:
+    series = pl.Series(values, dtype=pl.Int64)
+    return series if valid.all() else series.scatter(np.flatnonzero(~valid), None)
+
+
+def clock_values(
+    table: CalendarTable, calendar: np.ndarray, instant_us: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counted µs at each instant on its calendar (``CALENDAR_TIME``: all time), and which are known."""
+    values, valid = table.business_array(np.maximum(calendar, 0).astype(np.int64), instant_us)
+    own = calendar < 0
+    if own.any():
+        values = np.where(own, instant_us, values)
+        valid = valid | own
+    return values, valid
+
+
+def clock_instants(table: CalendarTable, calendar: np.ndarray, counted: pl.Series) -> pl.Series:
+    """Inverse of :func:`clock_values`: the UTC instant each calendar's clock reaches ``counted`` µs."""
+    known = counted.is_not_null().to_numpy()
+    values = counted.fill_null(0).to_numpy()
+    instants, valid = table.instant_array(np.maximum(calendar, 0).astype(np.int64), values)
+    own = calendar < 0
+    if own.any():
+        instants = np.where(own, values, instants)
+        valid = valid | own
+    return _with_nulls(instants, valid & known).cast(pl.Datetime("us", "UTC"))
 
 
 def _day_number(day: date) -> int:

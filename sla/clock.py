@@ -1,36 +1,55 @@
-"""Clock windows from the event history: status segments, milestones and the cycles of every metric.
+"""Clock windows from the event history: one sorted, integer-encoded history and the cycles of every metric.
 
 Everything here is calendar-agnostic: it says when each clock starts and stops and which status the
 interaction was in at each moment. ``sla.evaluate`` turns that into business minutes with the calendars.
 
-Inputs are the canonical tables of ``servicelens.model``; events after ``now`` are ignored so that an
-evaluation "as of" a past instant sees exactly what was known then.
+The history is encoded once into four narrow columns (``key`` = the interaction's row number, ``at`` in
+µs, ``order`` and ``status`` codes) and sorted once by ``(key, at, order)``. Because every interaction's
+rows are then contiguous and start with its creation, milestones, cycles and "the next reply after this
+row" are plain shifts and fills over the whole frame: no joins, no per-group windows.
+
+Events after ``now`` are ignored, so that an evaluation "as of" a past instant sees exactly what was known
+then; so are events before the interaction's creation, where its status history starts.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
-from servicelens.model import UTC_DATETIME, EventType, Status
+from servicelens.model import EventType, Status
 from sla.config import Metric
 
-STATUS_BITS: dict[str, int] = {status.value: 1 << index for index, status in enumerate(Status)}
-DONE_STATUSES = [Status.SOLVED.value, Status.CLOSED.value]
+# Status codes: the position in ``Status``; any other value a source left in a status change is OTHER.
+STATUS_CODE: dict[str, int] = {status.value: index for index, status in enumerate(Status)}
+OTHER_STATUS = len(STATUS_CODE)
+STATUS_ENUM = pl.Enum(list(STATUS_CODE))
+# Bit of each status code in a pause mask; OTHER pauses nothing.
+STATUS_BITS: dict[str, int] = {status: 1 << code for status, code in STATUS_CODE.items()}
+BIT_OF_CODE = pl.Series("bit", [*(1 << code for code in range(OTHER_STATUS)), 0], dtype=pl.Int64)
+DONE_CODES = [STATUS_CODE[Status.SOLVED.value], STATUS_CODE[Status.CLOSED.value]]
+NEW_CODE = STATUS_CODE[Status.NEW.value]
+SOLVED_CODE = STATUS_CODE[Status.SOLVED.value]
 
-METRIC_DTYPE = pl.Enum([m.value for m in Metric])
-
-# Milestone kinds, in the order used to break ties at one instant.
+# Sort order of facts at one instant: creation, customer message, reply, status change, then the
+# ``resolved_at`` stand-in for a missing solve.
+ORDER_CREATED, ORDER_CUSTOMER, ORDER_REPLY, ORDER_STATUS, ORDER_RESOLVED = 0, 1, 2, 3, 4
+# Milestone kinds.
 CREATED, CUSTOMER, REPLY, SOLVE, REOPEN = 0, 1, 2, 3, 4
 
-CYCLE_SCHEMA: dict[str, pl.DataType] = {
-    "metric": METRIC_DTYPE,
-    "cycle": pl.Int32(),
-    "start": UTC_DATETIME,
-    "stop": UTC_DATETIME,
-    "completed": pl.Boolean(),
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+METRIC_DTYPE = pl.Enum([m.value for m in Metric])
+HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "key": pl.UInt32(),
+    "at": pl.Int64(),
+    "order": pl.UInt8(),
+    "status": pl.UInt8(),
 }
+# Metrics that need customer messages, or public replies, in the history.
+NEEDS_CUSTOMER = {Metric.NEXT_RESPONSE}
+NEEDS_REPLY = {Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.PERIODIC_UPDATE}
 
 
 def pause_mask(statuses: list[Status] | tuple[Status, ...]) -> int:
@@ -40,223 +59,222 @@ def pause_mask(statuses: list[Status] | tuple[Status, ...]) -> int:
     return mask
 
 
-def _same_group_next(column: str, group: str = "group") -> pl.Expr:
-    return pl.when(pl.col(group).shift(-1) == pl.col(group)).then(pl.col(column).shift(-1))
+def micros(column: str) -> pl.Expr:
+    """A UTC datetime column as µs since the epoch."""
+    return pl.col(column).dt.cast_time_unit("us").cast(pl.Int64)
 
 
-def _group_number(column: str = "interaction_id") -> pl.Expr:
-    """Consecutive number of the group in a frame sorted by ``column``: cheaper than ``over`` on millions."""
-    return (pl.col(column) != pl.col(column).shift(1)).fill_null(True).cum_sum().alias("group")
+def to_micros(instant: datetime) -> int:
+    """µs since the epoch of an aware instant, exactly (no float rounding)."""
+    return (instant - EPOCH) // timedelta(microseconds=1)
 
 
-def _as_utc(column: str) -> pl.Expr:
-    return pl.col(column).cast(UTC_DATETIME)
+def encode_history(
+    known: pl.DataFrame, events: pl.LazyFrame, now: datetime, metrics: set[Metric]
+) -> pl.DataFrame:
+    """The unsorted :data:`HISTORY_SCHEMA` rows of the ``known`` interactions (row number = ``key``).
 
-
-STATUS_ROW_ORDER = 3  # status changes sort after talk at the same instant: a reply then a solve
-
-
-def history(interactions: pl.LazyFrame, events: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
-    """Every dated fact of each interaction, sorted once: ``interaction_id, at, kind, status, group``.
-
-    Creation (status ``new``), customer messages, public agent replies and status changes up to ``now``.
-    A connector may deliver ``first_response_at`` without reply events, or ``resolved_at`` without status
-    events; each then stands for the missing event.
+    ``known`` has ``interaction_id, created_us, first_response_us, resolved_us``. A connector may deliver
+    ``first_response_at`` without reply events, or ``resolved_at`` without status events; each then stands
+    for the missing event.
     """
-    created = interactions.select(
-        "interaction_id",
-        _as_utc("created_at").alias("at"),
-        pl.lit(CREATED, pl.Int8).alias("kind"),
-        pl.lit(Status.NEW.value).alias("status"),
-        pl.lit(0, pl.Int8).alias("order"),
+    talk = []
+    if metrics & NEEDS_CUSTOMER:
+        talk.append(EventType.CUSTOMER_MESSAGE.value)
+    if metrics & NEEDS_REPLY:
+        talk.append(EventType.AGENT_REPLY.value)
+    change = EventType.STATUS_CHANGE.value
+    ids = known.lazy().select("interaction_id", "created_us").with_row_index("key")
+    order = (
+        pl.when(pl.col("type") == change)
+        .then(pl.lit(ORDER_STATUS, pl.UInt8))
+        .when(pl.col("type") == EventType.AGENT_REPLY.value)
+        .then(pl.lit(ORDER_REPLY, pl.UInt8))
+        .otherwise(pl.lit(ORDER_CUSTOMER, pl.UInt8))
     )
-    talk = events.filter(
-        pl.col("type").is_in([EventType.CUSTOMER_MESSAGE.value, EventType.AGENT_REPLY.value])
-        & (pl.col("at") <= now)
-    ).select(
-        "interaction_id",
-        _as_utc("at").alias("at"),
-        pl.when(pl.col("type") == EventType.AGENT_REPLY.value)
-        .then(pl.lit(REPLY, pl.Int8))
-        .otherwise(pl.lit(CUSTOMER, pl.Int8))
-        .alias("kind"),
-        pl.lit(None, pl.String).alias("status"),
-        pl.when(pl.col("type") == EventType.AGENT_REPLY.value)
-        .then(2)
-        .otherwise(1)
-        .cast(pl.Int8)
-        .alias("order"),
-    )
-    replies_known = talk.filter(pl.col("kind") == REPLY).select("interaction_id").unique()
-    first_reply_only = (
-        interactions.filter(pl.col("first_response_at").is_not_null() & (pl.col("first_response_at") <= now))
-        .join(replies_known, on="interaction_id", how="anti")
-        .select(
-            "interaction_id",
-            _as_utc("first_response_at").alias("at"),
-            pl.lit(REPLY, pl.Int8).alias("kind"),
-            pl.lit(None, pl.String).alias("status"),
-            pl.lit(2, pl.Int8).alias("order"),
+    status = (
+        pl.when(pl.col("type") == change)
+        .then(
+            pl.col("status")
+            .cast(STATUS_ENUM, strict=False)
+            .to_physical()
+            .fill_null(OTHER_STATUS)
+            .cast(pl.UInt8)
         )
+        .otherwise(pl.lit(None, pl.UInt8))
     )
-    changes = events.filter(
-        (pl.col("type") == EventType.STATUS_CHANGE.value)
-        & (pl.col("at") <= now)
-        & pl.col("status").is_not_null()
-    ).select(
-        "interaction_id",
-        _as_utc("at").alias("at"),
-        pl.lit(None, pl.Int8).alias("kind"),
-        "status",
-        pl.lit(STATUS_ROW_ORDER, pl.Int8).alias("order"),
+    wanted = pl.col("type").is_in([*talk, change]) & (pl.col("at") <= now)
+    encoded = (
+        events.select("interaction_id", "at", "type", "status")
+        .filter(wanted & ((pl.col("type") != change) | pl.col("status").is_not_null()))
+        .join(ids, on="interaction_id")
+        .with_columns(micros("at").alias("at"))
+        .filter(pl.col("at") >= pl.col("created_us"))
+        .select("key", "at", order.alias("order"), status.alias("status"))
+        .collect()
     )
-    resolved_only = (
-        interactions.filter(pl.col("resolved_at").is_not_null() & (pl.col("resolved_at") <= now))
-        .join(changes.select("interaction_id").unique(), on="interaction_id", how="anti")
-        .select(
-            "interaction_id",
-            _as_utc("resolved_at").alias("at"),
-            pl.lit(None, pl.Int8).alias("kind"),
-            pl.lit(Status.SOLVED.value).alias("status"),
-            pl.lit(STATUS_ROW_ORDER + 1, pl.Int8).alias("order"),
-        )
+    created = known.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("key"),
+        pl.col("created_us").alias("at"),
+        pl.lit(ORDER_CREATED, pl.UInt8).alias("order"),
+        pl.lit(NEW_CODE, pl.UInt8).alias("status"),
     )
-    return (
-        pl.concat([created, talk, first_reply_only, changes, resolved_only])
-        .sort("interaction_id", "at", "order", maintain_order=True)
-        .with_columns(_group_number())
+    parts = [created, encoded]
+    if metrics & NEEDS_REPLY:
+        parts.append(_stand_ins(known, encoded, "first_response_us", ORDER_REPLY, None, now))
+    parts.append(_stand_ins(known, encoded, "resolved_us", ORDER_RESOLVED, SOLVED_CODE, now))
+    return pl.concat([p.cast(HISTORY_SCHEMA) for p in parts])  # type: ignore[arg-type]
+
+
+def _stand_ins(
+    known: pl.DataFrame, encoded: pl.DataFrame, column: str, order: int, status: int | None, now: datetime
+) -> pl.DataFrame:
+    """Rows for ``column`` (first response or resolution) of interactions whose events lack that kind."""
+    candidates = known.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("key"), pl.col(column).alias("at"), "created_us"
+    ).filter(
+        pl.col("at").is_not_null() & (pl.col("at") <= to_micros(now)) & (pl.col("at") >= pl.col("created_us"))
+    )
+    empty = pl.DataFrame(schema=HISTORY_SCHEMA)
+    if candidates.is_empty():
+        return empty
+    kind = pl.col("order") == order if status is None else pl.col("status").is_not_null()
+    present = encoded.filter(kind & (pl.col("order") != ORDER_CREATED)).select("key").unique()
+    return candidates.join(present, on="key", how="anti").select(
+        "key",
+        "at",
+        pl.lit(order, pl.UInt8).alias("order"),
+        pl.lit(status, pl.UInt8).alias("status"),
     )
 
 
-def segments_of(history_frame: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per stretch of constant status: ``interaction_id, seg_start, seg_end, status, status_bit``.
+def sort_history(history: pl.DataFrame) -> pl.DataFrame:
+    """Sorted by interaction, instant and tie order; simultaneous status changes keep their input order."""
+    return history.sort("key", "at", "order", maintain_order=True)
 
-    Every interaction starts ``new`` at creation; ``status_change`` events move it on. The last segment has
-    ``seg_end`` null (it still lasts at ``now``).
+
+def milestones(history: pl.DataFrame) -> pl.DataFrame:
+    """Add ``first, last, group_end, state, kind`` to a sorted history.
+
+    ``state`` is the status code in force after the row; ``kind`` the milestone (creation, customer
+    message, reply, solve, reopen; null for a status change that is neither); ``group_end`` the row number
+    of the interaction's last row.
     """
-    return history_frame.filter(pl.col("status").is_not_null()).select(
-        "interaction_id",
-        pl.col("at").alias("seg_start"),
-        _same_group_next("at").alias("seg_end"),
-        "status",
-        pl.col("status").replace_strict(STATUS_BITS, default=0, return_dtype=pl.Int64).alias("status_bit"),
-    )
-
-
-def status_segments(interactions: pl.LazyFrame, events: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
-    """:func:`segments_of` the :func:`history`."""
-    return segments_of(history(interactions, events, now))
-
-
-def current_status(segments: pl.LazyFrame) -> pl.LazyFrame:
-    """``interaction_id, current_status_bit``: the status in force at ``now``."""
-    return segments.filter(pl.col("seg_end").is_null()).select(
-        "interaction_id", pl.col("status_bit").alias("current_status_bit")
-    )
-
-
-def milestones(history_frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Creation, customer messages, public agent replies, solves and reopens, in order per interaction."""
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    first = (pl.col("key") != pl.col("key").shift(1)).fill_null(True)
+    last = (pl.col("key") != pl.col("key").shift(-1)).fill_null(True)
+    # Each interaction's first row is its creation (status new), so fills never cross interactions.
+    state = pl.col("status").forward_fill()
+    done = pl.col("state").is_in(DONE_CODES)
+    was_done = done.shift(1).fill_null(False)
     is_status = pl.col("status").is_not_null()
-    done = pl.col("status").is_in(DONE_STATUSES)
-    was_done = pl.when(is_status).then(done).shift(1).forward_fill()
-    status_kind = (
-        pl.when(pl.col("kind") == CREATED)
-        .then(pl.lit(CREATED, pl.Int8))
-        .when(done & ~was_done)
-        .then(pl.lit(SOLVE, pl.Int8))
-        .when(~done & was_done)
-        .then(pl.lit(REOPEN, pl.Int8))
+    kind = (
+        pl.when(pl.col("order") == ORDER_CREATED)
+        .then(pl.lit(CREATED, pl.UInt8))
+        .when(pl.col("order") == ORDER_CUSTOMER)
+        .then(pl.lit(CUSTOMER, pl.UInt8))
+        .when(pl.col("order") == ORDER_REPLY)
+        .then(pl.lit(REPLY, pl.UInt8))
+        .when(is_status & done & ~was_done)
+        .then(pl.lit(SOLVE, pl.UInt8))
+        .when(is_status & ~done & was_done)
+        .then(pl.lit(REOPEN, pl.UInt8))
     )
-    kind = pl.when(is_status).then(status_kind).otherwise(pl.col("kind"))
-    return history_frame.with_columns(kind.alias("kind")).filter(pl.col("kind").is_not_null())
+    return history.with_columns(first.alias("first"), last.alias("last"), state.alias("state")).with_columns(
+        kind.alias("kind"),
+        pl.when(pl.col("last")).then(index).backward_fill().alias("group_end"),
+    )
 
 
-def _next_of(kinds: list[int], name: str) -> list[pl.Expr]:
-    """For each milestone: instant and kind of the next later milestone of the given kinds (same group)."""
-    hit = pl.col("kind").is_in(kinds)
-    return [
-        pl.when(hit).then(pl.col("at")).shift(-1).backward_fill().alias(f"{name}_at"),
-        pl.when(hit).then(pl.col("kind")).shift(-1).backward_fill().alias(f"{name}_kind"),
-        pl.when(hit).then(pl.col("group")).shift(-1).backward_fill().alias(f"{name}_group"),
-    ]
+CLOCK_SCHEMA: dict[str, pl.DataType] = {
+    "key": pl.UInt32(),
+    "cycle": pl.Int32(),
+    "start_row": pl.Int64(),
+    "stop_row": pl.Int64(),
+    "completed": pl.Boolean(),
+}
+NO_KIND = 255
 
 
-def _valid(name: str) -> pl.Expr:
-    return pl.col(f"{name}_group") == pl.col("group")
+def _next_of(rows: np.ndarray, starts: np.ndarray, group_end: np.ndarray) -> np.ndarray:
+    """For each start row, the first of ``rows`` (sorted) after it in the same interaction, else -1."""
+    if len(rows) == 0:
+        return np.full(len(starts), -1, dtype=np.int64)
+    at = np.searchsorted(rows, starts, side="right")
+    found = rows[np.minimum(at, len(rows) - 1)]
+    return np.where((at < len(rows)) & (found <= group_end[starts]), found, -1)
 
 
-def cycles(milestone_frame: pl.LazyFrame, metrics: set[Metric]) -> pl.LazyFrame:
-    """``interaction_id, metric, cycle, start, stop, completed`` for the requested metrics.
+def _cycle_numbers(keys: np.ndarray) -> np.ndarray:
+    """1, 2, … along runs of equal keys (the start rows of one interaction are adjacent)."""
+    index = np.arange(len(keys))
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return (index - np.maximum.accumulate(np.where(first, index, 0)) + 1).astype(np.int32)
 
-    ``stop`` null means the clock still runs at ``now``; ``completed`` false with a ``stop`` means the clock
-    stopped without its goal (solved before any reply).
+
+def cycles(history: pl.DataFrame, metric: Metric) -> pl.DataFrame:
+    """:data:`CLOCK_SCHEMA`: one row per cycle of ``metric`` in a :func:`milestones` frame.
+
+    ``start_row`` and ``stop_row`` are row numbers in ``history``; ``stop_row`` null means the clock still
+    runs at ``now``; ``completed`` false with a stop means it stopped without its goal (solved before any
+    reply). requester_wait and agent_work have one clock over the whole life, stopped by the last solve
+    while the interaction is solved or closed.
     """
-    m = milestone_frame.with_columns(
-        *_next_of([REPLY, SOLVE], "answer"),
-        *_next_of([SOLVE], "solve"),
-        pl.when(pl.col("kind").is_in([CREATED, CUSTOMER, REPLY]))
-        .then(pl.col("kind"))
-        .shift(1)
-        .forward_fill()
-        .alias("prev_talk"),
-        pl.when(pl.col("kind").is_in([CREATED, CUSTOMER, REPLY]))
-        .then(pl.col("group"))
-        .shift(1)
-        .forward_fill()
-        .alias("prev_talk_group"),
+    kind = history["kind"].fill_null(NO_KIND).to_numpy()
+    group_end = history["group_end"].to_numpy()
+    keys = history["key"].to_numpy()
+    solves = np.flatnonzero(kind == SOLVE)
+    if metric in (Metric.REQUESTER_WAIT, Metric.AGENT_WORK):
+        starts = np.flatnonzero(kind == CREATED)
+        ends = group_end[starts]
+        done = np.isin(history["state"].to_numpy()[ends], DONE_CODES)
+        # A done state at the end implies a solve after creation: the last one before the end stops it.
+        last_solve = (
+            solves[np.maximum(np.searchsorted(solves, ends, side="right") - 1, 0)] if len(solves) else ends
+        )
+        stop = np.where(done, last_solve, -1)
+        completed = done
+    else:
+        if metric == Metric.FIRST_RESPONSE:
+            starts = np.flatnonzero(kind == CREATED)
+        elif metric == Metric.NEXT_RESPONSE:
+            # A customer message whose previous message (or the creation) was a public reply.
+            talk = np.flatnonzero(kind <= REPLY)
+            follows_reply = np.zeros(len(talk), dtype=bool)
+            follows_reply[1:] = kind[talk[:-1]] == REPLY
+            starts = talk[(kind[talk] == CUSTOMER) & follows_reply]
+        elif metric == Metric.RESOLUTION:
+            starts = np.flatnonzero((kind == CREATED) | (kind == REOPEN))
+        else:  # periodic_update
+            starts = np.flatnonzero((kind == REPLY) | (kind == REOPEN))
+        if metric == Metric.RESOLUTION:
+            stop = _next_of(solves, starts, group_end)
+            completed = stop >= 0
+        else:
+            stop = _next_of(np.flatnonzero((kind == REPLY) | (kind == SOLVE)), starts, group_end)
+            completed = (stop >= 0) & (kind[np.maximum(stop, 0)] == REPLY)
+            if metric == Metric.PERIODIC_UPDATE:
+                completed = stop >= 0
+    stop_row = pl.Series("stop_row", stop, dtype=pl.Int64).scatter(np.flatnonzero(stop < 0), None)
+    return pl.DataFrame(
+        {
+            "key": pl.Series(keys[starts], dtype=pl.UInt32),
+            "cycle": _cycle_numbers(keys[starts]),
+            "start_row": pl.Series(starts, dtype=pl.Int64),
+            "stop_row": stop_row,
+            "completed": pl.Series(completed, dtype=pl.Boolean),
+        },
+        schema=CLOCK_SCHEMA,
     )
-    answer_at = pl.when(_valid("answer")).then(pl.col("answer_at"))
-    answered = _valid("answer").fill_null(False) & (pl.col("answer_kind") == REPLY)
-    solve_at = pl.when(_valid("solve")).then(pl.col("solve_at"))
-    parts: list[pl.LazyFrame] = []
 
-    def part(metric: Metric, rows: pl.Expr, stop: pl.Expr, completed: pl.Expr) -> None:
-        index = pl.int_range(pl.len(), dtype=pl.Int64)
-        first_of_group = (
-            pl.when(pl.col("group") != pl.col("group").shift(1).fill_null(-1)).then(index).forward_fill()
-        )
-        parts.append(
-            m.filter(rows).select(
-                "interaction_id",
-                pl.lit(metric.value).alias("metric"),
-                (index - first_of_group + 1).cast(pl.Int32).alias("cycle"),
-                pl.col("at").alias("start"),
-                stop.alias("stop"),
-                completed.fill_null(False).alias("completed"),
-            )
-        )
 
-    if Metric.FIRST_RESPONSE in metrics:
-        part(Metric.FIRST_RESPONSE, pl.col("kind") == CREATED, answer_at, answered)
-    if Metric.NEXT_RESPONSE in metrics:
-        after_reply = (pl.col("prev_talk") == REPLY) & (pl.col("prev_talk_group") == pl.col("group"))
-        part(Metric.NEXT_RESPONSE, (pl.col("kind") == CUSTOMER) & after_reply, answer_at, answered)
-    if Metric.RESOLUTION in metrics:
-        part(Metric.RESOLUTION, pl.col("kind").is_in([CREATED, REOPEN]), solve_at, solve_at.is_not_null())
-    if Metric.PERIODIC_UPDATE in metrics:
-        part(
-            Metric.PERIODIC_UPDATE, pl.col("kind").is_in([REPLY, REOPEN]), answer_at, answer_at.is_not_null()
-        )
-    for metric in (Metric.REQUESTER_WAIT, Metric.AGENT_WORK):
-        if metric in metrics:
-            # One clock over the whole life; it is complete while the interaction is solved or closed.
-            last = m.group_by("interaction_id").agg(
-                pl.col("at").filter(pl.col("kind") == CREATED).first().alias("start"),
-                pl.col("at").filter(pl.col("kind") == SOLVE).last().alias("solved"),
-                pl.col("kind").filter(pl.col("kind").is_in([SOLVE, REOPEN])).last().alias("last_kind"),
-            )
-            done = pl.col("last_kind") == SOLVE
-            parts.append(
-                last.select(
-                    "interaction_id",
-                    pl.lit(metric.value).alias("metric"),
-                    pl.lit(1, pl.Int32).alias("cycle"),
-                    "start",
-                    pl.when(done).then(pl.col("solved")).alias("stop"),
-                    done.fill_null(False).alias("completed"),
-                )
-            )
-    if not parts:
-        return pl.LazyFrame(schema={"interaction_id": pl.String(), **CYCLE_SCHEMA})
-    return pl.concat([p.cast(CYCLE_SCHEMA) for p in parts])  # type: ignore[arg-type]
+def status_segments(history: pl.DataFrame) -> pl.DataFrame:
+    """``key, seg_start, seg_end, state``: stretches of constant status (``seg_end`` null: lasts at now)."""
+    changes = history.filter(pl.col("status").is_not_null())
+    return changes.select(
+        "key",
+        pl.col("at").alias("seg_start"),
+        pl.when(pl.col("key").shift(-1) == pl.col("key")).then(pl.col("at").shift(-1)).alias("seg_end"),
+        pl.col("status").alias("state"),
+    )

@@ -8,10 +8,9 @@ from typing import Any
 import polars as pl
 
 from servicelens.model import Priority
-from sla.clock import METRIC_DTYPE, pause_mask
+from sla.clock import pause_mask
 from sla.config import DEFAULT_PAUSES, Metric, PolicyConditions, SlaConfig
 
-NO_PRIORITY = "__none__"
 US_PER_MINUTE = 60_000_000
 
 
@@ -54,14 +53,21 @@ def home_calendar_expr(config: SlaConfig) -> pl.Expr:
     )
 
 
-def priority_key_expr() -> pl.Expr:
-    known = [p.value for p in Priority]
-    return (
-        pl.when(pl.col("priority").is_in(known))
-        .then(pl.col("priority"))
-        .otherwise(pl.lit(NO_PRIORITY))
-        .alias("priority_key")
+PRIORITY_CODES: dict[str, int] = {p.value: index for index, p in enumerate(Priority)}
+NO_PRIORITY_CODE = len(PRIORITY_CODES)  # no priority, or one the targets cannot name
+RULES_PER_POLICY = NO_PRIORITY_CODE + 1
+
+
+def rule_code_expr(config: SlaConfig) -> pl.Expr:
+    """Row of :func:`metric_rules` that applies: policy index x priority code."""
+    priority = (
+        pl.col("priority")
+        .cast(pl.Enum(list(PRIORITY_CODES)), strict=False)
+        .to_physical()
+        .cast(pl.Int32)
+        .fill_null(NO_PRIORITY_CODE)
     )
+    return (policy_index_expr(config) * RULES_PER_POLICY + priority).alias("rule_code")
 
 
 def warning_slots(config: SlaConfig) -> int:
@@ -69,42 +75,42 @@ def warning_slots(config: SlaConfig) -> int:
     return max([1, *counts])
 
 
-def rules_frame(config: SlaConfig) -> pl.DataFrame:
-    """One row per policy x metric x priority: target, time basis, fixed calendar, pauses, warnings."""
+def metric_rules(config: SlaConfig, metric: Metric) -> pl.DataFrame:
+    """How ``metric`` is measured under each rule code (policy x priority, see :func:`rule_code_expr`):
+    ``defined`` (the policy lists the metric), ``policy``, ``target_minutes``, ``business_hours``,
+    ``fixed_calendar`` (index; null: the interaction's own), ``pause_mask`` and ``warn_0..``."""
     names = config.calendar_names()
     slots = warning_slots(config)
     rows: list[dict[str, object]] = []
-    for index, policy in enumerate(config.all_policies()):
-        for metric, settings in policy.metrics.items():
-            fixed = settings.calendar or policy.calendar
-            pauses = DEFAULT_PAUSES[metric] if settings.pause_statuses is None else settings.pause_statuses
-            for key in [*(p.value for p in Priority), NO_PRIORITY]:
-                target = settings.target_for(None if key == NO_PRIORITY else key)
-                row: dict[str, object] = {
-                    "policy_index": index,
-                    "policy": policy.name,
-                    "metric": metric.value,
-                    "priority_key": key,
-                    "target_minutes": target,
-                    "business_hours": settings.business_hours,
-                    "fixed_calendar": None if fixed is None else names.index(fixed),
-                    "pause_mask": pause_mask(pauses),
-                }
+    for policy in config.all_policies():
+        settings = policy.metrics.get(metric)
+        for code in range(RULES_PER_POLICY):
+            row: dict[str, object] = {"defined": settings is not None, "policy": policy.name}
+            if settings is not None:
+                fixed = settings.calendar or policy.calendar
+                pauses = (
+                    DEFAULT_PAUSES[metric] if settings.pause_statuses is None else settings.pause_statuses
+                )
+                priority = None if code == NO_PRIORITY_CODE else list(PRIORITY_CODES)[code]
+                row.update(
+                    target_minutes=settings.target_for(priority),
+                    business_hours=settings.business_hours,
+                    fixed_calendar=None if fixed is None else names.index(fixed),
+                    pause_mask=pause_mask(pauses),
+                )
                 for slot in range(slots):
                     row[f"warn_{slot}"] = settings.warn_at[slot] if slot < len(settings.warn_at) else None
-                rows.append(row)
+            rows.append(row)
     schema: dict[str, pl.DataType] = {
-        "policy_index": pl.Int32(),
+        "defined": pl.Boolean(),
         "policy": pl.String(),
-        "metric": METRIC_DTYPE,
-        "priority_key": pl.String(),
         "target_minutes": pl.Float64(),
         "business_hours": pl.Boolean(),
         "fixed_calendar": pl.Int32(),
         "pause_mask": pl.Int64(),
         **{f"warn_{slot}": pl.Float64() for slot in range(slots)},
     }
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def metrics_in_use(config: SlaConfig) -> set[Metric]:

@@ -6,22 +6,26 @@ from datetime import datetime
 
 import polars as pl
 
+from servicelens.model import UTC_DATETIME
 from sla.calendar import table_for
-from sla.clock import history, segments_of
+from sla.clock import BIT_OF_CODE, OTHER_STATUS, STATUS_CODE, cycles, status_segments, to_micros
 from sla.config import SlaConfig
-from sla.evaluate import KEY, clock_expr, evaluate_detailed, prepare_clocks
+from sla.evaluate import KEY, clock_frames, clock_us, evaluate_detailed
 
-TIMELINE_COLUMNS = [
-    "metric",
-    "cycle",
-    "from",
-    "to",
-    "interaction_status",
-    "state",
-    "business_minutes",
-    "clock_status",
-    "due_at",
-]
+TIMELINE_SCHEMA: dict[str, pl.DataType] = {
+    "metric": pl.String(),
+    "cycle": pl.Int32(),
+    "from": UTC_DATETIME,
+    "to": UTC_DATETIME,
+    "interaction_status": pl.String(),
+    "state": pl.String(),
+    "business_minutes": pl.Float64(),
+    "clock_status": pl.String(),
+    "due_at": UTC_DATETIME,
+}
+TIMELINE_COLUMNS = list(TIMELINE_SCHEMA)
+_STATUS_NAMES = pl.Series([*STATUS_CODE, "other"])
+assert len(_STATUS_NAMES) == OTHER_STATUS + 1
 
 
 def timeline(
@@ -35,17 +39,37 @@ def timeline(
     gap's own number, while ``clock_status`` is the metric's overall result.
     """
     wanted = pl.col("interaction_id") == interaction_id
-    known = interactions.filter(wanted & (pl.col("created_at") <= now))
+    known = interactions.filter(wanted)
     mine = events.filter(wanted)
-    facts = history(known, mine, now)
-    segments = segments_of(facts)
-    clocks = prepare_clocks(known, facts, config, now)
     table = table_for(config, now)
+    now_us = to_micros(now)
+    windows: list[pl.DataFrame] = []
+    segments = pl.DataFrame()
+    for _, history, attributes in clock_frames(known, mine, config, now):
+        segments = status_segments(history)
+        for metric, rules in attributes.items():
+            clocks = cycles(history, metric).filter(pl.lit(rules["defined"]).gather(pl.col("key")))
+            at = history["at"]
+            windows.append(
+                clocks.select(
+                    "key",
+                    pl.lit(metric.value).alias("metric"),
+                    "cycle",
+                    pl.lit(at).gather(pl.col("start_row")).alias("start"),
+                    pl.lit(at).gather(pl.col("stop_row")).fill_null(now_us).alias("end"),
+                    pl.lit(rules["clock_calendar"]).gather(pl.col("key")).alias("clock_calendar"),
+                    pl.lit(rules["pause_mask"]).gather(pl.col("key")).alias("pause_mask"),
+                )
+            )
     results = evaluate_detailed(known, mine, config, now).select(
         "metric", "cycle", pl.col("status").alias("clock_status"), "due_at"
     )
+    if not windows or segments.is_empty():
+        return pl.DataFrame(schema=TIMELINE_SCHEMA)
+    counting = (pl.col("pause_mask") & pl.lit(BIT_OF_CODE).gather(pl.col("state"))) == 0
     stretches = (
-        clocks.join(segments, on="interaction_id")
+        pl.concat(windows)
+        .join(segments, on="key")
         .filter(
             (pl.col("seg_start") < pl.col("end"))
             & (pl.col("seg_end").is_null() | (pl.col("seg_end") > pl.col("start")))
@@ -53,21 +77,24 @@ def timeline(
         .with_columns(
             pl.max_horizontal("seg_start", "start").alias("from"),
             pl.min_horizontal(pl.col("seg_end").fill_null(pl.col("end")), "end").alias("to"),
-            pl.when((pl.col("pause_mask") & pl.col("status_bit")) == 0)
-            .then(pl.lit("counting"))
-            .otherwise(pl.lit("paused"))
-            .alias("state"),
+            pl.when(counting).then(pl.lit("counting")).otherwise(pl.lit("paused")).alias("state"),
+            pl.lit(_STATUS_NAMES).gather(pl.col("state")).alias("interaction_status"),
         )
         .with_columns(
             pl.when(pl.col("state") == "counting")
-            .then((clock_expr(table, pl.col("to")) - clock_expr(table, pl.col("from"))) / 60_000_000)
+            .then(
+                (
+                    clock_us(table, pl.col("clock_calendar"), pl.col("to"))
+                    - clock_us(table, pl.col("clock_calendar"), pl.col("from"))
+                )
+                / 60_000_000
+            )
             .otherwise(0.0)
             .alias("business_minutes"),
-            pl.col("status").alias("interaction_status"),
-            pl.col("metric").cast(pl.String),
+            pl.col("from", "to").cast(UTC_DATETIME),
         )
     )
-    joined = stretches.join(results, on=["metric", "cycle"], how="left")
+    joined = stretches.lazy().join(results, on=["metric", "cycle"], how="left")
     periodic = results.filter(pl.col("metric") == "periodic_update").select(
         "metric", pl.col("clock_status").alias("overall"), pl.col("due_at").alias("overall_due")
     )
@@ -80,4 +107,5 @@ def timeline(
         .sort(*KEY[1:], "from")
         .select(TIMELINE_COLUMNS)
         .collect()
+        .cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]
     )
