@@ -44,3 +44,33 @@ class Batch:
     @property
     def record_count(self) -> int:
         return self.interactions.height + len(self.rejections)
+
+
+# Rows per transaction when a file is large: bounds the memory of one write and the work a crash repeats.
+MAX_BATCH_ROWS = 200_000
+
+
+def split_batch(batch: Batch, max_rows: int | None = None) -> list[Batch]:
+    """The batch in slices of at most ``max_rows`` interactions and events, loaded in order.
+
+    Rejections travel with the first slice, the file fingerprint with the last one, so a file counts as
+    loaded only when all of it is.
+    """
+    max_rows = max_rows or MAX_BATCH_ROWS
+    height = max(batch.interactions.height, batch.events.height)
+    if height <= max_rows:
+        return [batch]
+    parts = []
+    for start in range(0, height, max_rows):
+        last = start + max_rows >= height
+        parts.append(
+            Batch(
+                batch.source,
+                batch.interactions.slice(start, max_rows) if batch.interactions.width else batch.interactions,
+                batch.events.slice(start, max_rows) if batch.events.width else batch.events,
+                batch.rejections if start == 0 else [],
+                bookmark=batch.bookmark if last else None,
+                file_fingerprint=batch.file_fingerprint if last else None,
+            )
+        )
+    return parts

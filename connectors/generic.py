@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch, Rejection
+from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch, Rejection, split_batch
 from connectors.files import UnreadableFileError, iter_json_lines, rejection, sha256_of
 from servicelens.model import EVENT_SCHEMA, INTERACTION_SCHEMA
 
@@ -117,7 +117,8 @@ def read_batches(path: Path, source: str = DEFAULT_SOURCE) -> list[Batch]:
         frame, rejections = read_frame(gf)
         fingerprint = (str(gf.path), sha256_of(gf.path))
         if gf.kind == "interactions":
-            batches.append(Batch(source, frame, pl.DataFrame(), rejections, file_fingerprint=fingerprint))
+            batch = Batch(source, frame, pl.DataFrame(), rejections, file_fingerprint=fingerprint)
         else:
-            batches.append(Batch(source, pl.DataFrame(), frame, rejections, file_fingerprint=fingerprint))
+            batch = Batch(source, pl.DataFrame(), frame, rejections, file_fingerprint=fingerprint)
+        batches.extend(split_batch(batch))
     return batches

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import sqlalchemy as sa
 
-from connectors.base import Batch
+from connectors.base import Batch, split_batch
 from connectors.config import AnyConnector, ApiConnector, FileConnector, GenericFilesConfig, Schedule
 from connectors.files import DEFAULT_SETTLE_SECONDS, is_still_being_written, sha256_of
 from connectors.generic import classify, discover, read_frame
@@ -132,7 +132,7 @@ def _file_batches(config: FileConnector, scan: FileScan) -> Iterator[Batch]:
             )
             continue
         batch.file_fingerprint = (str(path.resolve()), digest)
-        yield batch
+        yield from split_batch(batch)
     if failures:
         raise SourceError(f"{len(failures)} file(s) could not be read: " + "; ".join(failures))
 

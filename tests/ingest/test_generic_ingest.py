@@ -299,3 +299,33 @@ def test_ingest_is_idempotent_order_independent_and_loses_nothing(
         first.counts.inserted + first.counts.updated + first.counts.unchanged + first.counts.quarantined
         >= len(stored_ids)
     )
+
+
+def test_large_files_load_in_slices_with_the_same_result(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connectors.base
+
+    rows = [good_row(i, customer=f"c{i % 4}") for i in range(1, 12)] + [good_row(99, csat="9")]
+    write_csv(tmp_path / "interactions.csv", rows)
+    header = ["interaction_id", "at", "type", "status", "author", "body"]
+    events = [
+        {
+            "interaction_id": f"generic:{i}",
+            "at": "2026-01-05T09:00:00Z",
+            "type": "customer_message",
+            "status": "",
+            "author": f"c{i}",
+            "body": f"message {i}",
+        }
+        for i in range(1, 12)
+    ]
+    write_csv(tmp_path / "events.csv", events, header)
+    monkeypatch.setattr(connectors.base, "MAX_BATCH_ROWS", 5)
+    batches = read_batches(tmp_path)
+    assert len(batches) == 3 + 3  # 12 interaction rows and 11 events, 5 a slice
+    assert [b.file_fingerprint is not None for b in batches] == [False, False, True, False, False, True]
+    report = run_batches(engine, "t", batches)
+    assert (report.counts.read, report.counts.inserted, report.counts.quarantined) == (12, 11, 1)
+    assert report.counts.events_inserted == 11
+    assert read_quarantine(engine).select("row").item() == 13
