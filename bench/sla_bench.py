@@ -1,25 +1,33 @@
-"""SLA engine speed against a plain polars floor, measured in one run.
+"""SLA engine speed and memory against a plain polars floor, measured in one run.
 
     python bench/sla_bench.py --rows 1000000 --subset 10000
 
 Builds N synthetic interactions over six sites in six time zones, each with a status history (reply,
-pending, open again, solved), then prints:
+pending, open again, solved), and writes them to parquet in a temporary directory (sorted by
+``interaction_id``, as a store's index keeps them) before anything is timed. Each measurement then runs in a
+fresh process, so that its peak resident memory is its own:
 
-* engine: business-hours first_response and resolution (pausing in pending) plus the weekly
-  team x location compliance aggregates;
-* floor: the same aggregates from a plain polars group_by on calendar time, without calendars or pauses;
-* their ratio, where the engine's time goes (evaluation vs compliance), and the peak resident memory;
-* re-evaluation of ``--subset`` changed interactions (and 10x fewer / more): fetched from a history kept
-  sorted by ``interaction_id`` (as a store's index does) and evaluated, against the full evaluation per
-  interaction, to show that the cost follows the number of changed interactions, not the history's size;
-  and through ``evaluate_subset`` on the whole in-memory history, which scans every row once.
+* floor: the weekly team x location aggregates from a scan of the parquet and one plain group_by on
+  calendar time, without calendars, pauses or cycles (polars' streaming engine);
+* streaming: ``compliance_in_slices`` over ``slices_by_interaction`` of the same scans: business-hours
+  first_response and resolution (pausing in pending) and the weekly team x location compliance, one range of
+  interactions in memory at a time;
+* in memory (``--in-memory``): the same through ``evaluate_detailed`` + ``compliance`` on the whole history
+  read into memory, split into evaluation and compliance, then re-evaluation of ``--subset`` changed
+  interactions (and 10x fewer / more) fetched through an index on ``interaction_id``, and through
+  ``evaluate_subset`` on the whole history. Its aggregates are checked to equal the streaming ones.
+
+Ratios are against the floor measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -32,10 +40,9 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from servicelens.model import EVENT_SCHEMA, INTERACTION_SCHEMA
-from sla.calendar import table_for
-from sla.compliance import compliance
+from sla.compliance import compliance, compliance_in_slices
 from sla.config import SlaConfig
-from sla.evaluate import evaluate_detailed, evaluate_subset
+from sla.evaluate import CHUNK_INTERACTIONS, evaluate_detailed, evaluate_subset, slices_by_interaction
 
 SITES = {
     "London": "Europe/London",
@@ -78,13 +85,14 @@ def config() -> SlaConfig:
     )
 
 
-def synthetic(rows: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Interactions and their events: reply, pending, open, a customer message, solved (some still open)."""
+def synthetic(rows: int, seed: int = 7, first_id: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Interactions (ids ``first_id`` on) and their events: reply, pending, open, a customer message, solved
+    (some still open)."""
     rng = np.random.default_rng(seed)
     start = int(datetime(2025, 4, 1, tzinfo=UTC).timestamp() * 1_000_000)
     span = int((NOW - datetime(2025, 4, 1, tzinfo=UTC)).total_seconds() * 1_000_000)
     created = start + rng.integers(0, span, rows)
-    ids = pl.Series("interaction_id", np.arange(rows)).cast(pl.String)
+    ids = pl.Series("interaction_id", np.arange(first_id, first_id + rows)).cast(pl.String)
     sites = list(SITES)
     interactions = (
         pl.DataFrame(
@@ -139,24 +147,42 @@ def synthetic(rows: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
     return interactions, events.select(list(EVENT_SCHEMA))
 
 
-def engine(interactions: pl.DataFrame, events: pl.DataFrame, cfg: SlaConfig) -> pl.DataFrame:
-    results = evaluate_detailed(interactions.lazy(), events.lazy(), cfg, NOW)
-    return compliance(results, interactions.lazy(), by=["team", "location", "week"], config=cfg).collect()
+BY = ["team", "location", "week"]
+# Interactions generated and written per parquet file: bounds the memory of building the input.
+FILE_INTERACTIONS = 1_000_000
+ROW_GROUP = 65_536
 
 
-def floor(interactions: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+def write_history(rows: int, folder: Path) -> tuple[int, int]:
+    """Synthetic history as parquet files under ``folder``, each sorted by ``interaction_id``."""
+    counts = [0, 0]
+    for part, first in enumerate(range(0, rows, FILE_INTERACTIONS)):
+        interactions, events = synthetic(min(FILE_INTERACTIONS, rows - first), seed=7 + part, first_id=first)
+        for index, (name, frame) in enumerate((("interactions", interactions), ("events", events))):
+            (folder / name).mkdir(exist_ok=True)
+            frame.sort("interaction_id").write_parquet(
+                folder / name / f"part-{part:03d}.parquet", row_group_size=ROW_GROUP
+            )
+            counts[index] += frame.height
+    return counts[0], counts[1]
+
+
+def scans(folder: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    return (
+        pl.scan_parquet(folder / "interactions" / "*.parquet"),
+        pl.scan_parquet(folder / "events" / "*.parquet"),
+    )
+
+
+def floor(interactions: pl.LazyFrame, events: pl.LazyFrame) -> pl.DataFrame:
     """Same aggregates on calendar time with one plain group_by: no calendars, pauses or cycles."""
-    firsts = (
-        events.lazy()
-        .group_by("interaction_id")
-        .agg(
-            pl.col("at").filter(pl.col("type") == "agent_reply").min().alias("replied"),
-            pl.col("at").filter(pl.col("status") == "solved").min().alias("solved"),
-        )
+    firsts = events.group_by("interaction_id").agg(
+        pl.col("at").filter(pl.col("type") == "agent_reply").min().alias("replied"),
+        pl.col("at").filter(pl.col("status") == "solved").min().alias("solved"),
     )
     targets = {"urgent": 60.0, "high": 240.0, "normal": 480.0, "low": 1440.0}
     per = (
-        interactions.lazy()
+        interactions.select("interaction_id", "team", "location", "priority", "created_at")
         .join(firsts, on="interaction_id", how="left")
         .with_columns(pl.col("priority").replace_strict(targets, return_dtype=pl.Float64).alias("target"))
         .with_columns(
@@ -170,14 +196,14 @@ def floor(interactions: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         )
     )
     return (
-        per.group_by("team", "location", "week")
+        per.group_by(*BY)
         .agg(
             pl.col("fr_met").count().alias("fr_n"),
             pl.col("fr_met").sum().alias("fr_met"),
             pl.col("res_met").count().alias("res_n"),
             pl.col("res_met").sum().alias("res_met"),
         )
-        .collect()
+        .collect(engine="streaming")
     )
 
 
@@ -218,59 +244,65 @@ def current_rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process image's high-water resident memory (``VmHWM``; unlike ``ru_maxrss`` it does not carry
+    over the parent's size through fork and exec)."""
+    with open("/proc/self/status") as status:
+        line = next(row for row in status if row.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic interactions (default 1M)")
-    parser.add_argument(
-        "--subset", type=int, default=10_000, help="changed interactions to re-evaluate (0: skip)"
-    )
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is shown")
-    args = parser.parse_args()
+def measure_floor(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    seconds, out = timed(lambda: floor(*scans(folder)), args.repeat)
+    return {"seconds": seconds, "groups": out.height}
+
+
+def measure_streaming(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     cfg = config()
-    built = time.perf_counter()
-    interactions, events = synthetic(args.rows)
-    print(
-        f"rows: {interactions.height:,} interactions, {events.height:,} events ({time.perf_counter() - built:.1f} s to build)"
-    )
-    input_mib = current_rss_mib()
-    table_seconds, _ = timed(lambda: table_for(cfg, NOW), 1)
-    print(f"calendar tables: {len(cfg.calendars)} calendars, {table_seconds:.2f} s (once per config)")
 
-    floor_s, floor_out = timed(lambda: floor(interactions, events), args.repeat)
-    engine_s, engine_out = timed(lambda: engine(interactions, events, cfg), args.repeat)
+    def run() -> pl.DataFrame:
+        slices = slices_by_interaction(*scans(folder), per_slice=args.per_slice)
+        return compliance_in_slices(slices, cfg, NOW, by=BY)
+
+    seconds, out = timed(run, args.repeat)
+    out.write_parquet(folder / "streaming.parquet")
+    return {"seconds": seconds, "groups": out.height}
+
+
+def measure_in_memory(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The whole history in memory: evaluate_detailed + compliance, then re-evaluation of changed ones."""
+    cfg = config()
+    interactions, events = (scan.collect() for scan in scans(folder))
+    input_mib = current_rss_mib()
+
+    def engine() -> pl.DataFrame:
+        results = evaluate_detailed(interactions.lazy(), events.lazy(), cfg, NOW)
+        return compliance(results, interactions.lazy(), by=BY, config=cfg).collect()
+
+    engine_s, out = timed(engine, args.repeat)
+    out.write_parquet(folder / "in_memory.parquet")
     evaluate_s, evaluated = timed(
         lambda: evaluate_detailed(interactions.lazy(), events.lazy(), cfg, NOW).collect(), args.repeat
     )
 
     def weekly(results: pl.DataFrame = evaluated) -> pl.DataFrame:
-        by = ["team", "location", "week"]
-        return compliance(results.lazy(), interactions.lazy(), by=by, config=cfg).collect()
+        return compliance(results.lazy(), interactions.lazy(), by=BY, config=cfg).collect()
 
     compliance_s, _ = timed(weekly, args.repeat)
-    print(f"floor  (plain group_by, calendar time): {floor_s:8.2f} s   {floor_out.height:,} groups")
-    print(f"engine (business hours, pauses, cycles): {engine_s:8.2f} s   {engine_out.height:,} groups")
-    print(
-        f"  of which evaluate_detailed {evaluate_s:.2f} s ({evaluated.height:,} clocks), compliance {compliance_s:.2f} s"
-    )
-    print(f"ratio engine / floor: {engine_s / floor_s:.2f}x")
+    figures = {
+        "seconds": engine_s,
+        "groups": out.height,
+        "evaluate_seconds": evaluate_s,
+        "compliance_seconds": compliance_s,
+        "clocks": evaluated.height,
+        "input_mib": input_mib,
+        "engine_peak_mib": peak_rss_mib(),
+        "subset": [],
+    }
     del weekly, evaluated
-
-    # Incremental re-evaluation of changed interactions: (a) their rows fetched through an index on
-    # interaction_id, then evaluated; (b) evaluate_subset over the whole in-memory history, which scans
-    # every row once to pick the ids.
-    print(
-        f"peak RSS after the full runs: {peak_rss_mib():,.0f} MiB"
-        f" (the synthetic input alone: {input_mib:,.0f} MiB resident)"
-    )
     if args.subset <= 0:
-        return
+        return figures
     indexed = IndexedHistory(interactions, events)
-    full_per_interaction = evaluate_s / interactions.height
+    per_interaction = evaluate_s / interactions.height
     rng = np.random.default_rng(11)
     ids = interactions["interaction_id"]
     for size in sorted({max(1, args.subset // 10), args.subset, min(args.subset * 10, interactions.height)}):
@@ -285,12 +317,112 @@ def main() -> None:
 
         own, _ = timed(fetched, args.repeat)
         scanning, _ = timed(scan_all, args.repeat)
+        figures["subset"].append([size, own, own / (per_interaction * size), scanning])
+    return figures
+
+
+MEASURES = {"floor": measure_floor, "streaming": measure_streaming, "in_memory": measure_in_memory}
+
+
+def run_child(measure: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One measurement in a fresh interpreter: its peak RSS then covers only that measurement."""
+    command = [
+        sys.executable,
+        __file__,
+        f"--measure={measure}",
+        f"--data={folder}",
+        f"--repeat={args.repeat}",
+        f"--subset={args.subset}",
+        f"--per-slice={args.per_slice}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{measure} failed:\n{done.stderr}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def report(rows: int, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="sla_bench_") as tmp:
+        folder = Path(tmp)
+        built = time.perf_counter()
+        interaction_count, event_count = write_history(rows, folder)
+        size_mib = sum(f.stat().st_size for f in folder.rglob("*.parquet")) / 2**20
         print(
-            f"re-evaluate {size:>9,} of {interactions.height:,}: {own:7.3f} s fetched by index"
-            f" ({own / (full_per_interaction * size):.2f}x the full evaluation per interaction),"
-            f" {scanning:7.3f} s through evaluate_subset on the full history"
+            f"rows: {interaction_count:,} interactions, {event_count:,} events; parquet {size_mib:,.0f} MiB"
+            f" ({time.perf_counter() - built:.1f} s to build and write, not timed)"
         )
-    print(f"peak RSS with the sorted copy for the index: {peak_rss_mib():,.0f} MiB")
+        floor_run = run_child("floor", folder, args)
+        streaming = run_child("streaming", folder, args)
+        print(
+            f"floor     (scan + group_by, calendar time): {floor_run['seconds']:7.2f} s"
+            f"   peak RSS {floor_run['peak_mib']:7,.0f} MiB   {floor_run['groups']:,} groups"
+        )
+        print(
+            f"streaming (compliance_in_slices, {args.per_slice:,} per slice): {streaming['seconds']:7.2f} s"
+            f"   peak RSS {streaming['peak_mib']:7,.0f} MiB   {streaming['groups']:,} groups"
+        )
+        print(
+            f"ratio streaming / floor: time {streaming['seconds'] / floor_run['seconds']:.2f}x,"
+            f" peak RSS {streaming['peak_mib'] / floor_run['peak_mib']:.2f}x"
+            f" (an idle interpreter with polars: {streaming['idle_mib']:,.0f} MiB)"
+        )
+        if not args.in_memory:
+            return
+        memory = run_child("in_memory", folder, args)
+        same = pl.read_parquet(folder / "in_memory.parquet").equals(
+            pl.read_parquet(folder / "streaming.parquet")
+        )
+        print(
+            f"in memory (evaluate_detailed + compliance): {memory['seconds']:7.2f} s"
+            f"   peak RSS {memory['engine_peak_mib']:7,.0f} MiB (the input read into memory:"
+            f" {memory['input_mib']:,.0f} MiB)   {memory['groups']:,} groups,"
+            f" {'equal to' if same else 'DIFFERENT FROM'} the streaming aggregates"
+        )
+        print(
+            f"  of which evaluate_detailed {memory['evaluate_seconds']:.2f} s ({memory['clocks']:,} clocks),"
+            f" compliance {memory['compliance_seconds']:.2f} s;"
+            f" ratio to the floor {memory['seconds'] / floor_run['seconds']:.2f}x"
+        )
+        for size, own, relative, scanning in memory["subset"]:
+            print(
+                f"re-evaluate {size:>9,} of {interaction_count:,}: {own:7.3f} s fetched by index"
+                f" ({relative:.2f}x the full evaluation per interaction),"
+                f" {scanning:7.3f} s through evaluate_subset on the full history"
+            )
+        if not same:
+            raise SystemExit("the streaming aggregates differ from the in-memory ones")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic interactions (default 1M)")
+    parser.add_argument(
+        "--subset", type=int, default=10_000, help="changed interactions to re-evaluate (0: skip)"
+    )
+    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is shown")
+    parser.add_argument(
+        "--per-slice",
+        type=int,
+        default=CHUNK_INTERACTIONS,
+        help="interactions per slice of the streaming path",
+    )
+    parser.add_argument(
+        "--in-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the whole history in memory and re-evaluate changed interactions",
+    )
+    parser.add_argument("--measure", choices=sorted(MEASURES), help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure is None:
+        report(args.rows, args)
+        return
+    idle = peak_rss_mib()
+    figures = MEASURES[args.measure](args.data, args)
+    print(json.dumps({**figures, "peak_mib": peak_rss_mib(), "idle_mib": idle}))
 
 
 if __name__ == "__main__":

@@ -5,21 +5,27 @@
 A clock counts once it is decided: ``met`` or ``breached`` (a running clock past its target is already
 breached). ``compliance`` is met / n, null when n is 0. Running, at-risk and paused clocks are counted
 beside it so a page can show the live queue next to the rate.
+
+When the history is too large to hold, ``compliance_in_slices`` evaluates ranges of interactions one at a
+time (``sla.evaluate.slices_by_interaction``) and gives the same frame as ``compliance``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import numpy as np
 import polars as pl
 
+from servicelens.model import INTERACTION_SCHEMA
 from sla.calendar import local_days
 from sla.config import SlaConfig
-from sla.evaluate import STATUSES
+from sla.evaluate import DETAIL_SCHEMA, STATUSES, evaluate_detailed
 
 GROUPABLE = ("team", "location", "agent", "channel", "priority", "week", "policy", "metric")
 STATUS_ENUM = pl.Enum(list(STATUSES))
+COUNTED = ("running", "at_risk", "paused", "not_applicable")
 
 
 def local_week_expr(config: SlaConfig, instant: str = "started_at", calendar: str = "calendar") -> pl.Expr:
@@ -58,17 +64,74 @@ def compliance(
 
     ``results`` comes from :func:`sla.evaluate.evaluate_detailed` (for ``week`` it needs ``started_at`` and
     ``calendar``; weeks are UTC weeks when ``config`` is not given). ``metric`` is always a group key.
-    Columns: the keys, ``n`` (decided clocks), ``met``, ``breached``, ``compliance``, ``running``,
-    ``at_risk``, ``paused``, ``not_applicable``, ``median_elapsed_minutes`` (linear interpolation).
+    Columns: the keys, ``n`` (decided clocks), ``met``, ``breached``, ``running``, ``at_risk``, ``paused``,
+    ``not_applicable``, ``median_elapsed_minutes`` (linear interpolation) and ``compliance``.
     """
+    keys = _group_keys(by)
+    clocks = _grouped_clocks(results, interactions, keys, config)
+    median = pl.col("elapsed_minutes").filter(_decided()).median().alias("median_elapsed_minutes")
+    return _finished(clocks.group_by(keys).agg(*_counts(), median), keys)
+
+
+def compliance_in_slices(
+    slices: Iterable[tuple[pl.LazyFrame, pl.LazyFrame]],
+    config: SlaConfig,
+    now: datetime,
+    by: Sequence[str] = ("metric",),
+) -> pl.DataFrame:
+    """``compliance(evaluate_detailed(...), ...)`` over a history handed over one part at a time.
+
+    ``slices`` yields ``(interactions, events)`` pairs that each hold whole interactions with all their
+    events, no interaction in two pairs (``sla.evaluate.slices_by_interaction`` cuts lazy scans that way).
+    Each pair is evaluated and reduced to counts per group before the next is read, so memory follows one
+    pair plus 12 bytes per decided clock (kept for the exact median).
+    """
+    keys = _group_keys(by)
+    counts: list[pl.DataFrame] = []
+    elapsed: list[pl.DataFrame] = []
+    groups = pl.DataFrame()
+    for interactions, events in slices:
+        own = interactions.collect().lazy()  # read once: evaluated, then joined for the attributes
+        results = evaluate_detailed(own, events, config, now)
+        clocks = _grouped_clocks(results, own, keys, config).collect()
+        partial = clocks.group_by(keys).agg(*_counts())
+        groups = _with_new_groups(groups, partial.select(keys))
+        counts.append(partial)
+        decided = clocks.filter(_decided()).select(*keys, "elapsed_minutes")
+        elapsed.append(decided.join(groups, on=keys, nulls_equal=True).select("group", "elapsed_minutes"))
+        del own, results, clocks, decided
+    if not counts:
+        nothing = pl.LazyFrame(schema=DETAIL_SCHEMA)
+        return compliance(nothing, pl.LazyFrame(schema=INTERACTION_SCHEMA), by, config).collect()
+    summed = pl.concat(counts).group_by(keys).agg(pl.exclude(keys).sum())
+    medians = (
+        pl.concat(elapsed)
+        .group_by("group")
+        .agg(pl.col("elapsed_minutes").median().alias("median_elapsed_minutes"))
+        .join(groups, on="group")
+        .drop("group")
+    )
+    merged = summed.cast(counts[0].schema).join(medians, on=keys, how="left", nulls_equal=True)
+    return _finished(merged.lazy(), keys).collect()
+
+
+def _group_keys(by: Sequence[str]) -> list[str]:
     keys = list(dict.fromkeys(["metric", *by]))
     unknown = [k for k in keys if k not in GROUPABLE]
     if unknown:
         raise ValueError(f"cannot group compliance by {unknown}; choose from {list(GROUPABLE)}")
+    return keys
+
+
+def _grouped_clocks(
+    results: pl.LazyFrame, interactions: pl.LazyFrame, keys: list[str], config: SlaConfig | None
+) -> pl.LazyFrame:
+    """One row per clock: the group ``keys``, ``elapsed_minutes`` and ``status_code``.
+
+    Text keys are grouped as categoricals (one hash per row instead of one per comparison) and turned back
+    into text at the end; the status becomes its position in STATUSES.
+    """
     attributes = [k for k in keys if k in ("team", "location", "agent", "channel", "priority")]
-    # Text keys are grouped as categoricals (one hash per row instead of one per comparison) and turned
-    # back into text at the end; the status becomes its position in STATUSES.
-    text_keys = [k for k in keys if k != "week"]
     frame = results.select(
         "interaction_id",
         "elapsed_minutes",
@@ -88,22 +151,40 @@ def compliance(
             frame = frame.with_columns(pl.col("started_at").dt.date().dt.truncate("1w").alias("week"))
         else:
             frame = frame.with_columns(local_week_expr(config))
-    code = pl.col("status_code")
+    return frame.select(*keys, "elapsed_minutes", "status_code")
 
-    def count(status: str) -> pl.Expr:
-        return (code == STATUSES.index(status)).sum()
 
-    met, breached = count("met"), count("breached")
-    decided = code.is_in([STATUSES.index("met"), STATUSES.index("breached")])
+def _count(status: str) -> pl.Expr:
+    return (pl.col("status_code") == STATUSES.index(status)).sum()
+
+
+def _decided() -> pl.Expr:
+    return pl.col("status_code").is_in([STATUSES.index("met"), STATUSES.index("breached")])
+
+
+def _counts() -> list[pl.Expr]:
+    met, breached = _count("met"), _count("breached")
+    return [
+        (met + breached).alias("n"),
+        met.alias("met"),
+        breached.alias("breached"),
+        *(_count(s).alias(s) for s in COUNTED),
+    ]
+
+
+def _with_new_groups(groups: pl.DataFrame, seen: pl.DataFrame) -> pl.DataFrame:
+    """``groups`` (keys and a ``group`` number) extended by the key combinations of ``seen`` it lacks."""
+    if groups.is_empty():
+        return seen.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("group"))
+    new = seen.join(groups, on=seen.columns, how="anti", nulls_equal=True)
+    numbered = new.with_columns((pl.int_range(pl.len(), dtype=pl.UInt32) + groups.height).alias("group"))
+    return pl.concat([groups, numbered])
+
+
+def _finished(aggregates: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    text_keys = [k for k in keys if k != "week"]
     return (
-        frame.group_by(keys)
-        .agg(
-            (met + breached).alias("n"),
-            met.alias("met"),
-            breached.alias("breached"),
-            *(count(s).alias(s) for s in ("running", "at_risk", "paused", "not_applicable")),
-            pl.col("elapsed_minutes").filter(decided).median().alias("median_elapsed_minutes"),
-        )
+        aggregates.select(*keys, "n", "met", "breached", *COUNTED, "median_elapsed_minutes")
         .with_columns(
             pl.col(text_keys).cast(pl.String),
             pl.when(pl.col("n") > 0).then(pl.col("met") / pl.col("n")).alias("compliance"),

@@ -2,6 +2,7 @@
 
     results = evaluate(interactions, events, config.sla, now)          # LazyFrame, RESULT_COLUMNS
     changed = evaluate_subset(interactions, events, config.sla, now, ids)
+    slices = slices_by_interaction(pl.scan_parquet(...), pl.scan_parquet(...))   # for compliance_in_slices
 
 Pure and retroactive: the same inputs, config and ``now`` always give the same rows, for all history.
 
@@ -11,11 +12,15 @@ history row adds the business time until the next row while its status counts, a
 over the sorted frame gives any cycle's counted time as a difference of two gathers; the instant the target
 was reached is a ``searchsorted`` on the same running total. Nothing is joined per status segment, and
 business time is a gather from the per-calendar cumulative table (``sla.calendar``).
+
+When the history does not fit in memory, :func:`slices_by_interaction` cuts lazy sources (parquet scans, a
+store's query) into ranges of ``interaction_id``; ``sla.compliance.compliance_in_slices`` evaluates them one
+at a time and merges the aggregates, so only one range's rows are held at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import numpy as np
@@ -372,3 +377,28 @@ def evaluate_subset(
     ids = pl.Series("interaction_id", list(interaction_ids), dtype=pl.String)
     wanted = pl.col("interaction_id").is_in(ids.implode())
     return evaluate(interactions.filter(wanted), events.filter(wanted), config, now)
+
+
+def slices_by_interaction(
+    interactions: pl.LazyFrame, events: pl.LazyFrame, per_slice: int = CHUNK_INTERACTIONS
+) -> Iterator[tuple[pl.LazyFrame, pl.LazyFrame]]:
+    """Cut the two frames into ranges of ``interaction_id`` of about ``per_slice`` interactions each; every
+    interaction's events fall in its range. The frames stay lazy: each range is a filter on them.
+
+    Reads the ``interaction_id`` column once to place the boundaries. Sources stored sorted by
+    ``interaction_id`` (parquet row groups with statistics, or an indexed table) read only the rows of a
+    range; unsorted ones are scanned in full for every range, which is slower but holds no more memory.
+    """
+    if per_slice < 1:
+        raise ValueError(f"per_slice must be at least 1, got {per_slice}")
+    ids = interactions.select(pl.col("interaction_id").drop_nulls()).collect()["interaction_id"]
+    if not ids.is_sorted():
+        ids = ids.sort()
+    lows = ids.gather_every(per_slice).unique(maintain_order=True).to_list()
+    del ids
+    column = pl.col("interaction_id")
+    for index, low in enumerate(lows):
+        wanted = column >= low
+        if index + 1 < len(lows):
+            wanted &= column < lows[index + 1]
+        yield interactions.filter(wanted), events.filter(wanted)
