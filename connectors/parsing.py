@@ -11,11 +11,13 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate, chain
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
+import pyarrow as pa
 
 from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch, Rejection
 from connectors.files import iter_json_lines, load_json_document
@@ -134,15 +136,37 @@ def map_value(
     """
     if value is None or value == "":
         return None
-    key = str(value).strip().lower()
-    for table in (overrides, builtin):
-        for vendor_value, canonical in table.items():
-            if vendor_value.lower() == key:
-                return str(canonical)
+    found = _lowercase_keys(builtin, overrides).get(str(value).strip().lower())
+    if found is not None:
+        return found
     if fallback is not None:
         return fallback
     known = sorted({*builtin, *overrides})
     raise RecordError(field_name, f"unknown value {value!r}; map it in the config (known: {known})")
+
+
+_LOWERED_LIMIT = 256
+_LOWERED: dict[tuple[int, int], tuple[Mapping[str, str], Mapping[str, str], int, dict[str, str]]] = {}
+
+
+def _lowercase_keys(builtin: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
+    """Both maps keyed by lower-cased vendor value (overrides first, then the first entry wins).
+
+    Built once per pair of mappings and cached by identity; the cache holds the mappings themselves so
+    their ids cannot be reused, and a change of size rebuilds the entry.
+    """
+    size = len(builtin) + len(overrides)
+    cached = _LOWERED.get((id(builtin), id(overrides)))
+    if cached is not None and cached[0] is builtin and cached[1] is overrides and cached[2] == size:
+        return cached[3]
+    lowered: dict[str, str] = {}
+    for table in (overrides, builtin):
+        for vendor_value, canonical in table.items():
+            lowered.setdefault(vendor_value.lower(), str(canonical))
+    if len(_LOWERED) >= _LOWERED_LIMIT:  # configs reloaded by a long-running scheduler
+        _LOWERED.clear()
+    _LOWERED[(id(builtin), id(overrides))] = (builtin, overrides, size, lowered)
+    return lowered
 
 
 def text_or_none(value: Any) -> str | None:
@@ -162,43 +186,79 @@ def id_text(value: Any) -> str | None:
 
 
 class BatchBuilder:
-    """Collects mapped rows and rejections of one file into a :class:`Batch`."""
+    """Collects mapped rows and rejections of one file into a :class:`Batch`.
+
+    Rows are kept column by column: building a frame from per-row dicts costs more than mapping them.
+    """
 
     def __init__(self, source: str, file_name: str):
         self.source = source
         self.file_name = file_name
-        self.interactions: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
+        self._interaction_schema = interaction_frame_schema()
+        self._event_schema = event_frame_schema()
+        self.interactions: dict[str, list[Any]] = {name: [] for name in self._interaction_schema}
+        self.events: dict[str, list[Any]] = {name: [] for name in self._event_schema}
         self.rejections: list[Rejection] = []
+        self._prefix = interaction_id(source, "")
 
     def interaction_id(self, external_id: Any) -> str:
-        return interaction_id(self.source, str(external_id))
+        return self._prefix + str(external_id)
 
     def add_interaction(self, row: int, values: dict[str, Any]) -> None:
-        record = {name: values.get(name) for name in INTERACTION_SCHEMA}
-        record["source"] = self.source
-        record["external_id"] = str(values["external_id"])
-        record["interaction_id"] = self.interaction_id(values["external_id"])
-        record[SOURCE_FILE] = self.file_name
-        record[SOURCE_ROW] = row
-        record[REPLICATION_KEY] = values.get("updated_at")
-        self.interactions.append(record)
+        columns = self.interactions
+        for name in INTERACTION_SCHEMA:
+            columns[name].append(values.get(name))
+        external_id = str(values["external_id"])
+        columns["source"][-1] = self.source
+        columns["external_id"][-1] = external_id
+        columns["interaction_id"][-1] = self._prefix + external_id
+        columns[SOURCE_FILE].append(self.file_name)
+        columns[SOURCE_ROW].append(row)
+        columns[REPLICATION_KEY].append(values.get("updated_at"))
 
     def add_event(self, row: int, external_id: Any, values: dict[str, Any]) -> None:
-        record = {name: values.get(name) for name in EVENT_SCHEMA}
-        record["interaction_id"] = self.interaction_id(external_id)
-        record[SOURCE_FILE] = self.file_name
-        record[SOURCE_ROW] = row
-        self.events.append(record)
+        columns = self.events
+        for name in EVENT_SCHEMA:
+            columns[name].append(values.get(name))
+        columns["interaction_id"][-1] = self.interaction_id(external_id)
+        columns[SOURCE_FILE].append(self.file_name)
+        columns[SOURCE_ROW].append(row)
 
     def reject(self, row: int | None, field_name: str | None, reason: str, raw: Any = "") -> None:
         text = raw if isinstance(raw, str) else json.dumps(raw, default=str, ensure_ascii=False)
         self.rejections.append(Rejection(self.file_name, row, field_name, reason, text[:RAW_LIMIT]))
 
     def build(self) -> Batch:
-        interactions = pl.DataFrame(self.interactions, schema=interaction_frame_schema(), orient="row")
-        events = pl.DataFrame(self.events, schema=event_frame_schema(), orient="row")
+        interactions = columns_frame(self.interactions, self._interaction_schema)
+        events = columns_frame(self.events, self._event_schema)
         return Batch(self.source, interactions, events, list(self.rejections))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _column(name: str, values: list[Any], dtype: pl.DataType) -> pl.Series:
+    """One column; aware datetimes and string lists take fast paths (polars converts them one by one)."""
+    if isinstance(dtype, pl.Datetime):
+        try:
+            micros = [None if v is None else (v - _EPOCH) // _MICROSECOND for v in values]
+        except TypeError:  # text or naive values: polars' own conversion
+            return pl.Series(name, values, dtype=dtype)
+        return pl.Series(name, micros, dtype=pl.Int64).cast(dtype)
+    if isinstance(dtype, pl.List) and dtype.inner == pl.String:
+        lists = [v or () for v in values]
+        if all(isinstance(v, list | tuple) and all(isinstance(x, str) for x in v) for v in lists):
+            offsets = pa.array(list(accumulate(map(len, lists), initial=0)), pa.int64())
+            flat = pa.array(list(chain.from_iterable(lists)), pa.large_string())
+            series = pl.Series(name, pa.LargeListArray.from_arrays(offsets, flat))
+            return series.cast(dtype)
+    return pl.Series(name, values, dtype=dtype)
+
+
+def columns_frame(columns: Mapping[str, list[Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """A frame of the given schema from one list of Python values per column."""
+    return pl.DataFrame([_column(name, columns[name], dtype) for name, dtype in schema.items()])
 
 
 def interaction_frame_schema() -> dict[str, pl.DataType]:

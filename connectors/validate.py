@@ -32,6 +32,7 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
 
 _TZ_SUFFIX = r"(?:[+-]\d{2}:?\d{2})$"
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
+_TS_FORMAT_UTC = "%Y-%m-%dT%H:%M:%S%.fZ"
 _SCORE_RANGES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
 
@@ -49,37 +50,61 @@ class ValidatedBatch:
         return q.select(pl.struct("file", "row").n_unique()).item() if q.height else 0
 
 
-def _prepare_timestamps(raw: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Normalise and parse each text timestamp column once (``__norm_X``, ``__parsed_X``)."""
+def _prepare_timestamps(raw: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, set[str]]:
+    """Normalise and parse each text timestamp column once (``__norm_X``, ``__parsed_X``).
+
+    Also returns the columns whose every value parsed as plain ISO 8601 UTC (``...T...Z``, the form
+    almost every export uses): those skip the normalising regexes and the naive/bad checks.
+    """
     text_cols = [
         n
         for n in names
         if n in raw.schema and raw.schema[n] not in (pl.Null,) and not isinstance(raw.schema[n], pl.Datetime)
     ]
     if not text_cols:
-        return raw
-    norms = {}
+        return raw, set()
+    stripped = {}
     for name in text_cols:
         text = pl.col(name).cast(pl.String).str.strip_chars()
-        text = pl.when(text == "").then(None).otherwise(text)
-        norms[f"__norm_{name}"] = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ ]", "${1}T").str.replace(
-            r"(?i)Z$", "+00:00"
-        )
-    raw = raw.with_columns(**norms)
-    return raw.with_columns(
+        stripped[f"__norm_{name}"] = pl.when(text == "").then(None).otherwise(text)
+    raw = raw.with_columns(**stripped)
+    raw = raw.with_columns(
         **{
             f"__parsed_{name}": pl.col(f"__norm_{name}").str.to_datetime(
-                _TS_FORMAT, strict=False, time_unit="us", time_zone="UTC"
+                _TS_FORMAT_UTC, strict=False, time_unit="us", time_zone="UTC"
             )
             for name in text_cols
         }
     )
+    unparsed = raw.select(
+        **{
+            name: (pl.col(f"__norm_{name}").is_not_null() & pl.col(f"__parsed_{name}").is_null()).any()
+            for name in text_cols
+        }
+    ).row(0, named=True)
+    slow = [name for name in text_cols if unparsed[name]]
+    if slow:
+        norms = {
+            f"__norm_{name}": pl.col(f"__norm_{name}")
+            .str.replace(r"^(\d{4}-\d{2}-\d{2})[ ]", "${1}T")
+            .str.replace(r"(?i)Z$", "+00:00")
+            for name in slow
+        }
+        raw = raw.with_columns(**norms).with_columns(
+            **{
+                f"__parsed_{name}": pl.col(f"__norm_{name}").str.to_datetime(
+                    _TS_FORMAT, strict=False, time_unit="us", time_zone="UTC"
+                )
+                for name in slow
+            }
+        )
+    return raw, {name for name in text_cols if not unparsed[name]}
 
 
-def _timestamp(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _timestamp(name: str, raw: pl.DataFrame, fully_parsed: set[str]) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(parsed UTC value, is-unparseable, is-timezone-less) for a timestamp column of any input dtype.
 
-    Text columns must have been through :func:`_prepare_timestamps`.
+    Text columns must have been through :func:`_prepare_timestamps` (``fully_parsed`` is its answer).
     """
     dtype = raw.schema.get(name)
     col = pl.col(name)
@@ -91,6 +116,8 @@ def _timestamp(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]
             return pl.lit(None, dtype=UTC_DATETIME), pl.lit(False), col.is_not_null()
         return col.dt.convert_time_zone("UTC").cast(UTC_DATETIME), pl.lit(False), pl.lit(False)
     norm, parsed = pl.col(f"__norm_{name}"), pl.col(f"__parsed_{name}")
+    if name in fully_parsed:
+        return parsed, pl.lit(False), pl.lit(False)
     naive = (
         norm.is_not_null()
         & parsed.is_null()
@@ -143,6 +170,9 @@ def _raw_json(raw: pl.DataFrame, columns: list[str]) -> pl.Expr:
 
 
 def _collect_problems(frame: pl.DataFrame, checks: list[tuple[str, pl.Expr, str]], kind: str) -> pl.DataFrame:
+    """One quarantine record per failed check; ``frame`` holds only the rows that failed some check."""
+    if frame.is_empty():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     parts = [
         frame.filter(cond).select(
             pl.lit(kind).alias("record_kind"),
@@ -174,7 +204,7 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
     raw = _ensure_provenance(raw, "<batch>")
     raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
     ts_names = ["created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"]
-    raw = _prepare_timestamps(raw.with_columns(_raw=_raw_json(raw, raw_cols)), ts_names)
+    raw, fully_parsed = _prepare_timestamps(raw, ts_names)
     values: dict[str, pl.Expr] = {}
     checks: list[tuple[str, pl.Expr, str]] = []
 
@@ -183,6 +213,8 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
     values["source"], values["external_id"] = src, ext
     values["interaction_id"] = pl.concat_str([src, pl.lit(":"), ext])
     checks.append(("external_id", ext.is_null(), "missing external id"))
+    # interaction_id = source:external_id is unique only while no source contains the separator.
+    checks.append(("source", src.str.contains(":", literal=True), "source must not contain ':'"))
     given_id = _text("interaction_id", raw)
     checks.append(
         (
@@ -193,7 +225,7 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
     )
 
     for name in ts_names:
-        parsed, bad, naive = _timestamp(name, raw)
+        parsed, bad, naive = _timestamp(name, raw, fully_parsed)
         values[name] = parsed
         checks.append((name, bad, "not a timestamp (expected ISO 8601 with a UTC offset)"))
         checks.append((name, naive, "timestamp has no time zone (add Z or an offset such as +01:00)"))
@@ -213,8 +245,7 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         ("resolved_at", "resolved"),
         ("closed_at", "closed"),
     ):
-        # Compared on the materialised columns (see below), so each timestamp is parsed once.
-        checks.append((name, pl.col(f"__{name}") < pl.col("__created_at"), f"{label} before created"))
+        checks.append((name, values[name] < values["created_at"], f"{label} before created"))
 
     for name, enum, default in (("channel", Channel, "other"), ("priority", Priority, "normal")):
         text = _text(name, raw).str.to_lowercase()
@@ -252,14 +283,22 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         values[name] = _text(name, raw)
     values["tags"] = _tags(raw)
 
-    frame = raw.with_columns(**{f"__{k}": v for k, v in values.items()})
     checks = [(f, c.fill_null(False), r) for f, c, r in checks]
-    frame = frame.with_columns(**{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)})
-    problems = _collect_problems(
-        frame, [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)], "interaction"
+    # Values and checks in one pass: shared subexpressions (trimmed text, parsed numbers) run once.
+    frame = raw.with_columns(
+        **{f"__{k}": v for k, v in values.items()},
+        **{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)},
     )
     any_bad = pl.any_horizontal([pl.col(f"__bad_{i}") for i in range(len(checks))])
-    valid = frame.filter(~any_bad).select(
+    frame = frame.with_columns(__any_bad=any_bad)
+    failing = frame.filter(pl.col("__any_bad"))
+    # The source row as JSON, written only for the rows that go to the quarantine.
+    problems = _collect_problems(
+        failing.with_columns(_raw=_raw_json(failing, raw_cols)),
+        [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)],
+        "interaction",
+    )
+    valid = frame.filter(~pl.col("__any_bad")).select(
         [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in INTERACTION_SCHEMA.items()]
     )
     return valid, problems
@@ -271,8 +310,8 @@ def validate_events(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, pl.Da
         return pl.DataFrame(schema=EVENT_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     raw = _ensure_provenance(raw, "<batch>")
     raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
-    raw = _prepare_timestamps(raw.with_columns(_raw=_raw_json(raw, raw_cols)), ["at"])
-    at, bad_at, naive_at = _timestamp("at", raw)
+    raw, fully_parsed = _prepare_timestamps(raw.with_columns(_raw=_raw_json(raw, raw_cols)), ["at"])
+    at, bad_at, naive_at = _timestamp("at", raw, fully_parsed)
     kind = _text("type", raw).str.to_lowercase()
     status = _text("status", raw).str.to_lowercase()
     iid = _text("interaction_id", raw)
@@ -300,10 +339,10 @@ def validate_events(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame, pl.Da
     )
     checks = [(f, c.fill_null(False), r) for f, c, r in checks]
     frame = frame.with_columns(**{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)})
-    problems = _collect_problems(
-        frame, [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)], "event"
-    )
     any_bad = pl.any_horizontal([pl.col(f"__bad_{i}") for i in range(len(checks))])
+    problems = _collect_problems(
+        frame.filter(any_bad), [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)], "event"
+    )
     valid = frame.filter(~any_bad).select(
         [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in EVENT_SCHEMA.items()]
     )

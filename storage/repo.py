@@ -7,7 +7,7 @@ Writes go through the DBAPI in batches (``executemany``) with SQL that both SQLi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,10 +52,10 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _hash_strings(values: pl.Series, digest_size: int) -> pl.Series:
-    return pl.Series(
-        [hashlib.blake2b(v.encode(), digest_size=digest_size).hexdigest() for v in values.to_list()],
-        dtype=pl.String,
-    )
+    blake2b = hashlib.blake2b
+    # UTF-8 bytes straight from polars: no per-row str.encode.
+    as_bytes = values.cast(pl.Binary).to_list()
+    return pl.Series([blake2b(v, digest_size=digest_size).hexdigest() for v in as_bytes], dtype=pl.String)
 
 
 def content_hash(frame: pl.DataFrame, columns: Sequence[str], digest_size: int = 16) -> pl.Series:
@@ -103,7 +103,8 @@ def _existing_versions(conn: sa.Connection, ids: Sequence[str]) -> pl.DataFrame:
     for chunk in _chunks(ids, KEY_LOOKUP_CHUNK):
         if conn.dialect.name == "postgresql":
             cursor.execute(
-                f"SELECT {columns} FROM interactions WHERE interaction_id = ANY(%s)", (list(chunk),)
+                f"SELECT {columns} FROM interactions WHERE interaction_id = ANY(%s)",
+                (list(chunk),),
             )
         else:
             marks = ", ".join("?" * len(chunk))
@@ -169,7 +170,10 @@ def upsert_interactions(
     if to_write.height:
         stamp = now or utcnow()
         to_write = to_write.with_columns(ingested_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
-        _write_upsert(conn, _to_db_frame(to_write, conn))
+        db_frame = _to_db_frame(to_write, conn)
+        all_new = by_action.get("update", 0) == 0
+        if not (all_new and _copy_new_rows(conn, "interactions", db_frame)):
+            _write_upsert(conn, db_frame)
     to_fill = joined.filter(pl.col("action") == "fill").select("interaction_id", *SURVEY_COLUMNS)
     if to_fill.height:
         _fill_answers(conn, to_fill)
@@ -184,8 +188,18 @@ def _fill_answers(conn: sa.Connection, frame: pl.DataFrame) -> None:
     """Give an older version's survey answers to stored rows that lack them (nothing else changes)."""
     ph = _placeholder(conn)
     sets = ", ".join(f"{c} = COALESCE({c}, {ph})" for c in SURVEY_COLUMNS)
-    rows = [(*row[1:], row[0]) for row in frame.iter_rows()]
-    conn.connection.cursor().executemany(f"UPDATE interactions SET {sets} WHERE interaction_id = {ph}", rows)
+    rows = frame.select(*SURVEY_COLUMNS, "interaction_id").iter_rows()
+    _execute_many(conn, f"UPDATE interactions SET {sets} WHERE interaction_id = {ph}", rows)
+
+
+def _execute_many(conn: sa.Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
+    """executemany fed by an iterator, so a batch is never copied whole into Python tuples.
+
+    sqlite3 and psycopg both take any iterable; SQLAlchemy's DBAPI protocol only promises sequences.
+    """
+    cursor: Any = conn.connection.cursor()
+    cursor.executemany(sql, rows)
+    return int(cursor.rowcount)
 
 
 def _bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflict: str) -> int:
@@ -207,10 +221,32 @@ def _bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_confli
         cursor.execute(f"TRUNCATE {staging}")
         return int(written)
     marks = ", ".join("?" * frame.width)
-    cursor.executemany(
-        f"INSERT INTO {table} ({cols}) VALUES ({marks}) {on_conflict}", list(frame.iter_rows())
+    return _execute_many(
+        conn, f"INSERT INTO {table} ({cols}) VALUES ({marks}) {on_conflict}", frame.iter_rows()
     )
-    return int(cursor.rowcount)
+
+
+def _copy_new_rows(conn: sa.Connection, table: str, frame: pl.DataFrame) -> bool:
+    """PostgreSQL: COPY rows that were not stored at lookup time straight into ``table``.
+
+    Skips the staging table and the conflict check. If another writer stored one of the keys since the
+    lookup, the COPY is undone to its savepoint and False tells the caller to upsert instead. SQLite
+    (and any other dialect) always returns False.
+    """
+    if conn.dialect.name != "postgresql":
+        return False
+    import psycopg.errors  # only present where PostgreSQL is used
+
+    cursor = conn.connection.cursor()
+    cursor.execute("SAVEPOINT servicelens_copy_new")
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False))
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT servicelens_copy_new")
+        return False
+    cursor.execute("RELEASE SAVEPOINT servicelens_copy_new")
+    return True
 
 
 def _write_upsert(conn: sa.Connection, frame: pl.DataFrame) -> None:
@@ -221,11 +257,13 @@ def _write_upsert(conn: sa.Connection, frame: pl.DataFrame) -> None:
         if c not in keys
     )
     # The guard repeats the newer-wins rule inside the statement, so a concurrent writer cannot regress a row.
+    # The conflict target is the primary key: interaction_id is source:external_id with a source that never
+    # contains ':' (validated), so it identifies exactly one (source, external_id).
     _bulk_insert(
         conn,
         "interactions",
         frame,
-        f"ON CONFLICT (source, external_id) DO UPDATE SET {updates} "
+        f"ON CONFLICT (interaction_id) DO UPDATE SET {updates} "
         "WHERE excluded.updated_at > interactions.updated_at OR "
         "(excluded.updated_at = interactions.updated_at AND excluded.row_hash > interactions.row_hash)",
     )

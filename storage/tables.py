@@ -46,10 +46,9 @@ interactions = sa.Table(
     # Fingerprint of the content: equal updated_at but different content is resolved deterministically.
     sa.Column("row_hash", sa.String(32), nullable=False),
     sa.Column("ingested_at", TS, nullable=False),
-    sa.UniqueConstraint("source", "external_id", name="uq_interactions_source_external_id"),
-    sa.Index("ix_interactions_created_at", "created_at"),
-    sa.Index("ix_interactions_updated_at", "updated_at"),
-    sa.Index("ix_interactions_customer", "customer"),
+    # No secondary indexes: every read loads the whole table or looks rows up by interaction_id, and each
+    # index would slow every insert. interaction_id is source:external_id with a colon-free source, so the
+    # primary key also keeps (source, external_id) unique (migration 0004_ingest_indexes).
 )
 
 interaction_events = sa.Table(
