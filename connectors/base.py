@@ -9,7 +9,7 @@ cannot even map (broken JSON line, missing object) become :class:`Rejection` ent
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -28,18 +28,53 @@ class Rejection:
     raw: str = ""
 
 
-@dataclass
+FileFingerprint = tuple[str, str]  # (resolved path, sha256)
+
+
+@dataclass(init=False)
 class Batch:
-    """Mapped records from one file or one API page, before validation."""
+    """Mapped records from one or more files, or one API page, before validation."""
 
     source: str
     interactions: pl.DataFrame
-    events: pl.DataFrame = field(default_factory=pl.DataFrame)
-    rejections: list[Rejection] = field(default_factory=list)
+    events: pl.DataFrame
+    rejections: list[Rejection]
     # Replication key value covered by this batch; stored in the same transaction as its rows.
-    bookmark: str | None = None
-    # (path, sha256) of the file this batch came from, remembered so an unchanged file is not re-read.
-    file_fingerprint: tuple[str, str] | None = None
+    bookmark: str | None
+    # Every file whose rows are all in this batch, remembered with them so an unchanged file is not re-read.
+    file_fingerprints: list[FileFingerprint]
+    # Records of each merged file (fingerprint -> count); a one-file batch counts all its records.
+    file_records: dict[FileFingerprint, int]
+
+    def __init__(
+        self,
+        source: str,
+        interactions: pl.DataFrame,
+        events: pl.DataFrame | None = None,
+        rejections: list[Rejection] | None = None,
+        bookmark: str | None = None,
+        file_fingerprint: FileFingerprint | None = None,
+        file_fingerprints: list[FileFingerprint] | None = None,
+        file_records: dict[FileFingerprint, int] | None = None,
+    ):
+        self.source = source
+        self.interactions = interactions
+        self.events = pl.DataFrame() if events is None else events
+        self.rejections = [] if rejections is None else rejections
+        self.bookmark = bookmark
+        self.file_fingerprints = list(file_fingerprints or [])
+        if file_fingerprint is not None:
+            self.file_fingerprints.append(file_fingerprint)
+        self.file_records = dict(file_records or {})
+
+    @property
+    def file_fingerprint(self) -> FileFingerprint | None:
+        """The fingerprint of a one-file batch (the last file's when several were merged)."""
+        return self.file_fingerprints[-1] if self.file_fingerprints else None
+
+    @file_fingerprint.setter
+    def file_fingerprint(self, value: FileFingerprint | None) -> None:
+        self.file_fingerprints = [] if value is None else [value]
 
     @property
     def record_count(self) -> int:
@@ -53,7 +88,7 @@ MAX_BATCH_ROWS = 200_000
 def split_batch(batch: Batch, max_rows: int | None = None) -> list[Batch]:
     """The batch in slices of at most ``max_rows`` interactions and events, loaded in order.
 
-    Rejections travel with the first slice, the file fingerprint with the last one, so a file counts as
+    Rejections travel with the first slice, the file fingerprints with the last one, so a file counts as
     loaded only when all of it is.
     """
     max_rows = max_rows or MAX_BATCH_ROWS
@@ -70,7 +105,8 @@ def split_batch(batch: Batch, max_rows: int | None = None) -> list[Batch]:
                 batch.events.slice(start, max_rows) if batch.events.width else batch.events,
                 batch.rejections if start == 0 else [],
                 bookmark=batch.bookmark if last else None,
-                file_fingerprint=batch.file_fingerprint if last else None,
+                file_fingerprints=batch.file_fingerprints if last else [],
+                file_records=batch.file_records if last else {},
             )
         )
     return parts

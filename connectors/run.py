@@ -1,6 +1,6 @@
 """The load pipeline shared by every connector: validate -> upsert -> events -> quarantine -> bookmark.
 
-Each batch commits in one transaction together with its bookmark and file fingerprint, so a crash between
+Each batch commits in one transaction together with its bookmark and the fingerprints of its files, so a crash between
 batches loses nothing (the next run re-reads from the last committed bookmark) and duplicates nothing
 (loads are upserts on (source, external_id); events are keyed by their content).
 
@@ -143,7 +143,7 @@ def commit_batch(
     remember_files: bool = False,
     bookmark_from_rows: bool = False,
 ) -> BatchResult:
-    """One batch, its bookmark and its file fingerprint in one transaction: all of it commits, or none.
+    """One batch, its bookmark and its files' fingerprints in one transaction: all of it commits, or none.
 
     ``bookmark_from_rows``: without a bookmark on the batch, bookmark the latest ``updated_at`` loaded.
     """
@@ -157,9 +157,12 @@ def commit_batch(
             chosen = later_bookmark(stored, candidate)
             if chosen is not None and chosen != stored:
                 runs.set_bookmark(conn, connector, chosen, now)
-        if remember_files and batch.file_fingerprint is not None:
-            path, digest = batch.file_fingerprint
-            runs.remember_file(conn, connector, path, digest, result.counts.read, run_id, now)
+        if remember_files and batch.file_fingerprints:
+            files = [
+                (path, digest, batch.file_records.get((path, digest), result.counts.read))
+                for path, digest in batch.file_fingerprints
+            ]
+            runs.remember_files(conn, connector, files, run_id, now)
     return result
 
 

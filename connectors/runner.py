@@ -4,9 +4,10 @@ File kinds read the connector's folder or glob. A file already loaded with the s
 skipped; a file still being written (unterminated last line, modified within the settle time) is left for
 the next run, so a half-written line is never loaded. Files load tickets before their audits, comments and
 events; an event that still arrives before its interaction waits in the quarantine and is loaded by the run
-that brings the interaction (see ``connectors/run.py``). Each file commits in one transaction with its
-fingerprint and the connector's bookmark (the latest ``updated_at`` loaded), so a run killed at any point
-resumes where it stopped. A file that cannot be read does not stop the others: the run loads every other
+that brings the interaction (see ``connectors/run.py``). Consecutive files are merged into batches of up to
+``DEFAULT_MERGED_BATCH_ROWS`` rows; each batch commits in one transaction with the fingerprints of all its
+files and the connector's bookmark (the latest ``updated_at`` loaded), so a run killed at any point resumes
+where it stopped. A file that cannot be read does not stop the others: the run loads every other
 file, then records itself as failed naming the file.
 
 API kinds pull through ``connectors.api.api_batches`` from the stored bookmark; pullers whose bookmark is a
@@ -17,6 +18,7 @@ bookmark only moves forward: an ISO timestamp is replaced only by a later one.
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,13 +33,15 @@ from connectors.config import AnyConnector, ApiConnector, FileConnector, Generic
 from connectors.files import DEFAULT_SETTLE_SECONDS, is_still_being_written, sha256_of
 from connectors.generic import classify, discover, read_frame
 from connectors.registry import connector_files, file_parser
-from connectors.run import RunReport, run_batches
+from connectors.run import RunReport, later_bookmark, run_batches
 from storage import runs
 
 if TYPE_CHECKING:
     import httpx
 
 UNSCHEDULED_FRESHNESS = timedelta(hours=24)
+DEFAULT_MERGED_BATCH_ROWS = 50_000
+BATCH_ROWS_VARIABLE = "SERVICELENS_INGEST_BATCH_ROWS"
 # Names that hold records referring to tickets; they load after files of tickets / conversations.
 _LATER_NAME_HINTS = (
     "audit",
@@ -110,7 +114,66 @@ def scan_files(
     return FileScan(pending, unchanged, in_progress, settled)
 
 
-def _file_batches(config: FileConnector, scan: FileScan) -> Iterator[Batch]:
+def merged_batch_rows() -> int:
+    """Rows (interactions plus events) that consecutive files are merged up to before one transaction.
+
+    Each transaction has a fixed validate/upsert cost, so many small export pages load far faster merged;
+    ``SERVICELENS_INGEST_BATCH_ROWS`` lowers it (memory-bound hosts, tests that need many transactions).
+    """
+    text = os.environ.get(BATCH_ROWS_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MERGED_BATCH_ROWS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SourceError(f"{BATCH_ROWS_VARIABLE}={text!r}: expected a whole number of rows, at least 1")
+    return value
+
+
+def _mergeable(group: list[Batch], batch: Batch) -> bool:
+    """Frames merge only with identical schemas, so validation sees exactly what each file produced."""
+    first = group[0]
+    return all(
+        not mine.width or not theirs.width or mine.schema == theirs.schema
+        for mine, theirs in (
+            (first.interactions, batch.interactions),
+            (first.events, batch.events),
+        )
+    )
+
+
+def merge_batches(group: list[Batch]) -> Batch:
+    """One batch holding the rows, rejections and file fingerprints of consecutive batches, in order."""
+    if len(group) == 1:
+        return group[0]
+    bookmark: str | None = None
+    for batch in group:
+        bookmark = later_bookmark(bookmark, batch.bookmark)
+    return Batch(
+        group[0].source,
+        _concat([b.interactions for b in group]),
+        _concat([b.events for b in group]),
+        [rejection for b in group for rejection in b.rejections],
+        bookmark=bookmark,
+        file_fingerprints=[fp for b in group for fp in b.file_fingerprints],
+        file_records={fp: b.record_count for b in group for fp in b.file_fingerprints},
+    )
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    filled = [frame for frame in frames if frame.width]
+    if not filled:
+        return pl.DataFrame()
+    return filled[0] if len(filled) == 1 else pl.concat(filled, how="vertical", rechunk=False)
+
+
+def _batch_rows(batch: Batch) -> int:
+    return batch.interactions.height + batch.events.height + len(batch.rejections)
+
+
+def _parsed_files(config: FileConnector, scan: FileScan) -> Iterator[Batch]:
     """One batch per pending file; unreadable files are named in a SourceError once the others loaded."""
     failures: list[str] = []
     parse = None if isinstance(config, GenericFilesConfig) else file_parser(config, scan.settled)
@@ -132,9 +195,34 @@ def _file_batches(config: FileConnector, scan: FileScan) -> Iterator[Batch]:
             )
             continue
         batch.file_fingerprint = (str(path.resolve()), digest)
-        yield from split_batch(batch)
+        yield batch
     if failures:
         raise SourceError(f"{len(failures)} file(s) could not be read: " + "; ".join(failures))
+
+
+def _file_batches(config: FileConnector, scan: FileScan, merge_rows: int | None = None) -> Iterator[Batch]:
+    """Consecutive parsed files merged up to ``merge_rows`` rows, each group loaded in one transaction.
+
+    A group keeps the load order and remembers all of its files with its rows, so a crash never marks a
+    file loaded without them; a file larger than :data:`connectors.base.MAX_BATCH_ROWS` is still sliced.
+    """
+    limit = merge_rows or merged_batch_rows()
+    group: list[Batch] = []
+    rows = 0
+    try:
+        for batch in _parsed_files(config, scan):
+            if group and (rows + _batch_rows(batch) > limit or not _mergeable(group, batch)):
+                yield from split_batch(merge_batches(group))
+                group, rows = [], 0
+            group.append(batch)
+            rows += _batch_rows(batch)
+    except SourceError:
+        # Files parsed before the unreadable ones are named still load; the error follows them.
+        if group:
+            yield from split_batch(merge_batches(group))
+        raise
+    if group:
+        yield from split_batch(merge_batches(group))
 
 
 def _api_batches(

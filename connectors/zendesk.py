@@ -87,7 +87,12 @@ def parse_zendesk_file(
     this file is used.
     """
     builder = BatchBuilder(options.source_name, path.name)
-    streams = read_zendesk_streams(path, builder)
+    decoded = context.take_decoded(path) if context is not None else None
+    if decoded is None:
+        streams = read_zendesk_streams(path, builder)
+    else:  # decoded once while collecting the folder's context
+        decoded.reject_undecodable(builder)
+        streams = decoded.streams
     context = context or ZendeskContext()
     context.add_streams(streams)  # this file's records win over older copies from other files
     names = context.names

@@ -2,7 +2,8 @@
 addresses and roles (groups, organizations, users), ticket metrics, satisfaction ratings and requesters.
 
 :func:`collect_zendesk_context` reads them from every JSON file of the folder, so a ratings page or an
-audits page needs no copy of the tickets; :func:`read_zendesk_streams` sorts one file's records by stream.
+audits page needs no copy of the tickets, and keeps what it decoded for the parse of the same run;
+:func:`read_zendesk_streams` sorts one file's records by stream.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ _SYSTEM_USER_ID = "-1"  # Zendesk's author of changes made by triggers, automati
 # Only these fields of metrics and ratings are kept for joins across files (memory stays small).
 _METRIC_FIELDS = ("ticket_id", "reply_time_in_minutes", "solved_at", "reopens")
 _RATING_FIELDS = ("ticket_id", "score", "updated_at")
+# Decoded records kept between context collection and parsing (about 1-2 KB each): bounds the memory.
+KEEP_DECODED_RECORDS = 250_000
 
 
 class ZendeskNames:
@@ -111,6 +114,19 @@ class ZendeskContext:
     ratings: dict[str | None, JsonRecord] = field(default_factory=dict)  # newest answered, by ticket id
     tickets: set[str] = field(default_factory=set)  # ids of every ticket in the folder
     requesters: dict[str, str] = field(default_factory=dict)  # ticket id -> requester user id
+    # Files decoded by collect_zendesk_context and not parsed yet, by resolved path.
+    decoded: dict[Path, DecodedFile] = field(default_factory=dict, repr=False)
+
+    def take_decoded(self, path: Path) -> DecodedFile | None:
+        """The file's records decoded earlier in this run, once; None when not kept or changed since."""
+        decoded = self.decoded.pop(path.resolve(), None)
+        if decoded is None:
+            return None
+        try:
+            unchanged = _stamp(path) == decoded.stamp
+        except OSError:
+            return None  # gone since: the parse reports it
+        return decoded if unchanged else None
 
     def add_streams(self, streams: Mapping[str, list[JsonRecord]]) -> None:
         for stream in ZendeskNames.STREAMS:
@@ -148,26 +164,68 @@ def _trimmed(record: JsonRecord, keep: tuple[str, ...]) -> JsonRecord:
 
 def read_zendesk_streams(path: Path, builder: BatchBuilder | None) -> dict[str, list[JsonRecord]]:
     """One file's decodable records by stream; undecodable ones are rejected in ``builder`` when given."""
+    decoded = _decode(path)
+    if builder is not None:
+        decoded.reject_undecodable(builder)
+    return decoded.streams
+
+
+@dataclass
+class DecodedFile:
+    """One file's records as decoded while collecting the context, kept for its parse in the same run."""
+
+    stamp: tuple[int, int]  # (mtime_ns, size) when decoded: a file changed since is decoded again
+    streams: dict[str, list[JsonRecord]]
+    undecodable: list[JsonRecord]
+
+    @property
+    def record_count(self) -> int:
+        return sum(map(len, self.streams.values())) + len(self.undecodable)
+
+    def reject_undecodable(self, builder: BatchBuilder) -> None:
+        for record in self.undecodable:
+            builder.reject(record.row, None, record.error or "unreadable record", record.raw)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _decode(path: Path) -> DecodedFile:
+    stamp = _stamp(path)
     streams: dict[str, list[JsonRecord]] = defaultdict(list)
+    undecodable: list[JsonRecord] = []
     for record in read_json_records(path, _LIST_KEYS):
         if record.data is None:
-            if builder is not None:
-                builder.reject(record.row, None, record.error or "unreadable record", record.raw)
+            undecodable.append(record)
         else:
             streams[_stream_of(record)].append(record)
-    return streams
+    return DecodedFile(stamp, streams, undecodable)
 
 
-def collect_zendesk_context(paths: Iterable[Path]) -> ZendeskContext:
+def collect_zendesk_context(
+    paths: Iterable[Path], keep_decoded_records: int = KEEP_DECODED_RECORDS
+) -> ZendeskContext:
     """Names, metrics, ratings and requesters from every JSON file of an export folder (files that cannot be
-    read are left out here)."""
+    read are left out here).
+
+    The decoded records of the first files, up to ``keep_decoded_records`` records in all, stay in the
+    context so that parsing them in the same run does not decode them again (see
+    :meth:`ZendeskContext.take_decoded`).
+    """
     context = ZendeskContext()
+    kept = 0
     for path in paths:
         if path.suffix.lower() in JSON_SUFFIXES:
             try:
-                context.add_streams(read_zendesk_streams(path, None))
+                decoded = _decode(path)
             except UnreadableFileError:
                 continue  # reported with its reason when the file itself is parsed
+            context.add_streams(decoded.streams)
+            if kept + decoded.record_count <= keep_decoded_records:
+                kept += decoded.record_count
+                context.decoded[path.resolve()] = decoded
     return context
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -308,6 +309,35 @@ def remember_file(
             connector=connector, path=path, sha256=sha256, rows=rows, run_id=run_id, ingested_at=now
         )
     )
+
+
+def remember_files(
+    conn: sa.Connection,
+    connector: str,
+    files: Sequence[tuple[str, str, int]],
+    run_id: int,
+    now: datetime,
+) -> int:
+    """Remember several files' content, (path, sha256, rows) each, inside the caller's transaction.
+
+    Files seen before are kept once; returns how many were new.
+    """
+    t = tables.ingested_files
+    unique = list({(path, digest): rows for path, digest, rows in files}.items())
+    known: set[tuple[str, str]] = set()
+    for chunk in _chunks([path for (path, _), _ in unique], 2000):
+        rows = conn.execute(
+            sa.select(t.c.path, t.c.sha256).where(t.c.connector == connector, t.c.path.in_(chunk))
+        )
+        known.update((path, digest) for path, digest in rows)
+    new = [
+        {"connector": connector, "path": p, "sha256": d, "rows": r, "run_id": run_id, "ingested_at": now}
+        for (p, d), r in unique
+        if (p, d) not in known
+    ]
+    if new:
+        conn.execute(t.insert(), new)
+    return len(new)
 
 
 def utcnow() -> datetime:

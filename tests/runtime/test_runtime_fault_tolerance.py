@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import yaml
 
 from connectors.config import GenericFilesConfig
-from connectors.runner import run_connector
+from connectors.runner import BATCH_ROWS_VARIABLE, run_connector
 from storage import runs, tables
 from storage.repo import utcnow
 from storage.runs import read_runs
@@ -74,7 +74,13 @@ def test_killed_run_then_rerun_equals_one_clean_run(engine: sa.Engine, db_url: s
     assert {q["record_kind"] for q in expected["quarantine"]} == {"interaction", "event", "deferred_event"}
     wipe(engine)
 
-    env = {**os.environ, "SERVICELENS_DATABASE_URL": db_url, "SERVICELENS_CONFIG": str(config_path)}
+    env = {
+        **os.environ,
+        "SERVICELENS_DATABASE_URL": db_url,
+        "SERVICELENS_CONFIG": str(config_path),
+        # Two files per transaction (instead of the whole folder), so the kill lands between transactions.
+        BATCH_ROWS_VARIABLE: str(2 * ROWS_PER_FILE),
+    }
     command = [
         sys.executable,
         "-c",
@@ -99,6 +105,7 @@ def test_killed_run_then_rerun_equals_one_clean_run(engine: sa.Engine, db_url: s
             process.kill()
     committed = files_committed(engine)
     assert 4 <= committed < 2 * FILES, "the kill must land mid-run"
+    assert committed % 2 == 0, "files of one transaction are remembered together"
     assert read_runs(engine, "big")["status"].to_list() == ["running"]
     assert database_state(engine) != expected
 
