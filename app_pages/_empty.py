@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
-from app_pages._filters import Filters
+from app_pages import _data
+from app_pages._filters import Filters, current_filters
 
 NO_DATA_MESSAGE = (
     "**No interactions in the database yet.** To get some:\n\n"
@@ -26,3 +28,18 @@ def show_nothing_matches(filters: Filters) -> None:
         "Widen the period or clear a location, team, channel or priority in the sidebar.",
         icon=":material/filter_alt_off:",
     )
+
+
+def scoped_interactions(url: str) -> tuple[Filters, pl.DataFrame] | None:
+    """The sidebar's filters and the interactions they select, or None after saying why there are none."""
+    if _data.interactions(url).is_empty():
+        show_no_data()
+        return None
+    filters = current_filters()
+    if filters is None:
+        return None
+    scoped = _data.filtered_interactions(url, filters)
+    if scoped.is_empty():
+        show_nothing_matches(filters)
+        return None
+    return filters, scoped

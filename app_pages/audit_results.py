@@ -8,8 +8,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import _data, _format
-from app_pages._empty import show_no_data, show_nothing_matches
-from app_pages._filters import current_filters
+from app_pages._empty import scoped_interactions
 from audits.agreement import check_agreement
 from audits.results import item_results, review_frames, score_trend, scores_by
 from servicelens.commands.audit import pass_rates
@@ -227,16 +226,9 @@ def checks_section(results: pl.DataFrame, items: pl.DataFrame, scoped: pl.DataFr
 def render() -> None:
     st.title("Audit results")
     url = _data.database_url()
-    if _data.interactions(url).is_empty():
-        show_no_data()
+    if (scope := scoped_interactions(url)) is None:
         return
-    filters = current_filters()
-    if filters is None:
-        return
-    scoped = _data.filtered_interactions(url, filters)
-    if scoped.is_empty():
-        show_nothing_matches(filters)
-        return
+    filters, scoped = scope
     config = _data.config()
     st.caption(filters.describe())
     reviews, disputes = _data.audit_reviews(url)

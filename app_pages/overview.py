@@ -11,8 +11,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from app_pages import _data, _format
-from app_pages._empty import show_no_data, show_nothing_matches
-from app_pages._filters import current_filters
+from app_pages._empty import scoped_interactions
 from servicelens.kpis import SMALL_N
 
 
@@ -198,15 +197,9 @@ def breakdown_table(results: dict[str, pl.DataFrame], business_time: bool = Fals
 def render() -> None:
     st.title("Overview")
     url = _data.database_url()
-    if _data.interactions(url).is_empty():
-        show_no_data()
+    if (scope := scoped_interactions(url)) is None:
         return
-    filters = current_filters()
-    if filters is None:
-        return
-    if _data.filtered_interactions(url, filters).is_empty():
-        show_nothing_matches(filters)
-        return
+    filters, _ = scope
     metrics = _data.metrics_settings()
     results = _data.overview_kpis(url, filters, metrics.fcr_window_days, metrics.quantile_interpolation)
     business = _data.overview_business_medians(url, filters, metrics.quantile_interpolation)

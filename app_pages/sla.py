@@ -11,8 +11,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app_pages import _data, _format
-from app_pages._empty import show_no_data, show_nothing_matches
-from app_pages._filters import Filters, current_filters
+from app_pages._empty import scoped_interactions
+from app_pages._filters import Filters
 from app_pages._sla_figures import (
     at_risk_queue,
     breach_list,
@@ -157,16 +157,9 @@ def _what_if(url: str, filters: Filters, sla: SlaConfig, metric: str, now: datet
 def render() -> None:
     st.title("SLAs")
     url = _data.database_url()
-    if _data.interactions(url).is_empty():
-        show_no_data()
+    if (scope := scoped_interactions(url)) is None:
         return
-    filters = current_filters()
-    if filters is None:
-        return
-    people = _data.filtered_interactions(url, filters)
-    if people.is_empty():
-        show_nothing_matches(filters)
-        return
+    filters, people = scope
     info = _data.sla_evaluation_info(url)
     if info.rows == 0 or info.last_evaluated_at is None:
         st.info(NO_RESULTS_MESSAGE, icon=":material/timer:")
