@@ -23,7 +23,8 @@ from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch
 from connectors.validate import QUARANTINE_SCHEMA, validate_batch, validate_events
 from servicelens.model import EVENT_SCHEMA
 from storage import runs
-from storage.repo import existing_interaction_ids, insert_events, upsert_interactions, utcnow
+from storage.repo import existing_interaction_ids, insert_events, upsert_interactions
+from storage.sqlio import utcnow
 
 DEFERRED_EVENT = runs.DEFERRED_EVENT
 DEFERRED_REASON = "its interaction is not loaded yet (or was quarantined); retried on every run"

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from storage.repo import _as_utc
+from storage.sqlio import as_utc
 
 
 class AuditStoreError(ValueError):
@@ -31,7 +31,7 @@ def _utc(value: datetime, what: str) -> datetime:
 def _frame(rows: Sequence[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     converted = [
         tuple(
-            _as_utc(v) if isinstance(schema[name], pl.Datetime) else v
+            as_utc(v) if isinstance(schema[name], pl.Datetime) else v
             for name, v in zip(schema, row, strict=True)
         )
         for row in rows

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from audits.scoring import Dispute, DisputeStatus
 from storage import audit_tables as t
 from storage.audit_common import AuditStoreError, _utc
-from storage.repo import _as_utc, _connection
+from storage.sqlio import as_utc, connection_for
 
 
 def save_dispute(conn: sa.Connection, dispute: Dispute) -> None:
@@ -65,7 +65,7 @@ def load_disputes(
         query = query.where(d.c.review_id.in_(list(review_ids)))
     if status is not None:
         query = query.where(d.c.status == status)
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         rows = conn.execute(query).mappings().all()
     return [
         Dispute(
@@ -73,12 +73,12 @@ def load_disputes(
             review_id=row["review_id"],
             item_id=row["item_id"],
             raised_by=row["raised_by"],
-            raised_at=_as_utc(row["raised_at"]) or row["raised_at"],
+            raised_at=as_utc(row["raised_at"]) or row["raised_at"],
             comment=row["comment"],
             proposed_rating=row["proposed_rating"],
             status=DisputeStatus(row["status"]),
             decided_by=row["decided_by"],
-            decided_at=_as_utc(row["decided_at"]),
+            decided_at=as_utc(row["decided_at"]),
             decision_comment=row["decision_comment"],
         )
         for row in rows

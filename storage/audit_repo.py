@@ -24,7 +24,7 @@ from audits.scoring import ItemRating, Review, validate_review
 from storage import audit_tables as t
 from storage.audit_common import AuditStoreError, _frame, _utc, new_id
 from storage.audit_disputes import load_disputes, record_decision, save_dispute
-from storage.repo import _as_utc, _connection, _read_frame, _to_db_frame
+from storage.sqlio import as_utc, connection_for, read_frame, to_db_frame
 
 __all__ = [
     "BATCH_ITEM_SCHEMA",
@@ -108,13 +108,13 @@ def read_batch_items(bind: sa.Engine | sa.Connection, auditor: str | None = None
     )
     if auditor is not None:
         query = query.where(items.c.auditor == auditor)
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         return _frame(conn.execute(query).all(), BATCH_ITEM_SCHEMA)
 
 
 def sampled_interaction_ids(bind: sa.Engine | sa.Connection) -> list[str]:
     """Interactions already in some batch: a new batch leaves them out."""
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         return list(conn.execute(sa.select(t.audit_batch_items.c.interaction_id).distinct()).scalars())
 
 
@@ -187,7 +187,7 @@ def read_reassignments(bind: sa.Engine | sa.Connection) -> pl.DataFrame:
         "reassigned_at": pl.Datetime("us", "UTC"),
     }
     query = sa.select(*[r.c[name] for name in schema]).order_by(r.c.reassignment_id)
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         return _frame(conn.execute(query).all(), schema)
 
 
@@ -289,7 +289,7 @@ def load_reviews(
             .scalar_subquery()
         )
         query = query.where(revisions.c.revision == newest)
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         heads = conn.execute(query).mappings().all()
         wanted = {row["review_id"] for row in heads}
         by_revision: dict[tuple[str, int], list[ItemRating]] = {}
@@ -310,7 +310,7 @@ def load_reviews(
             scorecard_id=row["scorecard_id"],
             scorecard_version=row["scorecard_version"],
             ratings=tuple(by_revision.get((row["review_id"], row["revision"]), [])),
-            scored_at=_as_utc(row["scored_at"]) or row["scored_at"],
+            scored_at=as_utc(row["scored_at"]) or row["scored_at"],
             comment=row["comment"],
             revision=row["revision"],
             edited_by=row["edited_by"],
@@ -358,7 +358,7 @@ def save_check_results(conn: sa.Connection, results: pl.DataFrame, checked_at: d
     frame = frame.with_columns(
         checked_at=pl.lit(_utc(checked_at, "check results")).cast(pl.Datetime("us", "UTC"))
     )
-    db = _to_db_frame(frame, conn)
+    db = to_db_frame(frame, conn)
     cols = db.columns
     ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("interaction_id", "check_name"))
@@ -375,5 +375,5 @@ def read_check_results(bind: sa.Engine | sa.Connection) -> pl.DataFrame:
     """Every stored check result in ``audits.checks.RESULT_SCHEMA`` plus ``checked_at``."""
     names = ["check_name" if c == "check" else c for c in CHECK_RESULT_SCHEMA]
     sql = f"SELECT {', '.join(names)} FROM audit_check_results ORDER BY interaction_id, check_name"
-    with _connection(bind) as conn:
-        return _read_frame(conn, sql, (), CHECK_RESULT_SCHEMA)
+    with connection_for(bind) as conn:
+        return read_frame(conn, sql, (), CHECK_RESULT_SCHEMA)

@@ -17,7 +17,7 @@ from audits.config import Scorecard
 from audits.scoring import ItemRating, Review, normalise, validate_review
 from storage import audit_tables as t
 from storage.audit_common import AuditStoreError, _frame, _utc
-from storage.repo import _as_utc, _connection
+from storage.sqlio import as_utc, connection_for
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def create_calibration_session(conn: sa.Connection, session: CalibrationSession)
 def read_calibration_sessions(bind: sa.Engine | sa.Connection) -> list[CalibrationSession]:
     """Every session, newest first."""
     s, a, i = t.calibration_sessions, t.calibration_auditors, t.calibration_interactions
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         heads = conn.execute(sa.select(s).order_by(s.c.created_at.desc(), s.c.session_id)).mappings().all()
         auditors: dict[str, list[str]] = {}
         for sid, auditor in conn.execute(sa.select(a.c.session_id, a.c.auditor).order_by(a.c.auditor)):
@@ -78,7 +78,7 @@ def read_calibration_sessions(bind: sa.Engine | sa.Connection) -> list[Calibrati
         CalibrationSession(
             session_id=row["session_id"],
             name=row["name"],
-            created_at=_as_utc(row["created_at"]) or row["created_at"],
+            created_at=as_utc(row["created_at"]) or row["created_at"],
             created_by=row["created_by"],
             scorecard_id=row["scorecard_id"],
             scorecard_version=row["scorecard_version"],
@@ -161,7 +161,7 @@ def read_calibration_scores(
         .where(c.c.session_id == session_id)
         .order_by(c.c.interaction_id, c.c.auditor, c.c.item_id)
     )
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         frame = _frame(conn.execute(query).all(), CALIBRATION_SCORE_SCHEMA)
     items = {item.id: item for item in scorecard.items}
     normalised = [

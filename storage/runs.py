@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from storage import tables
-from storage.repo import _as_utc, _chunks
+from storage.sqlio import as_utc, chunks
 
 # Quarantine record kind of an event kept until its interaction is loaded (see connectors/run.py).
 DEFERRED_EVENT = "deferred_event"
@@ -122,7 +122,7 @@ def add_quarantine(
         )
     t = tables.quarantine
     known: set[str] = set()
-    for chunk in _chunks([r["quarantine_key"] for r in rows], 2000):
+    for chunk in chunks([r["quarantine_key"] for r in rows], 2000):
         known.update(
             conn.execute(sa.select(t.c.quarantine_key).where(t.c.quarantine_key.in_(chunk))).scalars()
         )
@@ -147,7 +147,7 @@ def read_deferred_events(conn: sa.Connection) -> pl.DataFrame:
 
 def delete_quarantine(conn: sa.Connection, keys: list[str]) -> None:
     t = tables.quarantine
-    for chunk in _chunks(keys, 2000):
+    for chunk in chunks(keys, 2000):
         conn.execute(t.delete().where(t.c.quarantine_key.in_(chunk)))
 
 
@@ -169,7 +169,7 @@ def read_quarantine(engine: sa.Engine, source: str | None = None) -> pl.DataFram
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return pl.DataFrame(
-        [(*r[:7], _as_utc(r[7]), r[8]) for r in rows],
+        [(*r[:7], as_utc(r[7]), r[8]) for r in rows],
         schema={
             "source": pl.String,
             "record_kind": pl.String,
@@ -193,8 +193,8 @@ def read_runs(engine: sa.Engine, connector: str | None = None, limit: int = 500)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
-        row["started_at"] = _as_utc(row["started_at"])
-        row["finished_at"] = _as_utc(row["finished_at"])
+        row["started_at"] = as_utc(row["started_at"])
+        row["finished_at"] = as_utc(row["finished_at"])
     schema: dict[str, Any] = {
         "run_id": pl.Int64,
         "connector": pl.String,
@@ -235,7 +235,7 @@ def read_last_runs(engine: sa.Engine) -> pl.DataFrame:
         ids = [row[2] for row in latest]
         details = {
             r.run_id: r
-            for chunk in _chunks(ids, 2000)
+            for chunk in chunks(ids, 2000)
             for r in conn.execute(
                 sa.select(t.c.run_id, t.c.started_at, t.c.finished_at, t.c.status, t.c.message).where(
                     t.c.run_id.in_(chunk)
@@ -248,11 +248,11 @@ def read_last_runs(engine: sa.Engine) -> pl.DataFrame:
         entry["runs"] += count
         run = details[run_id]
         if run_id > entry["_latest"]:
-            entry.update(_latest=run_id, last_status=status, last_started_at=_as_utc(run.started_at))
+            entry.update(_latest=run_id, last_status=status, last_started_at=as_utc(run.started_at))
         if status == "succeeded":
-            entry["last_success_at"] = _as_utc(run.finished_at)
+            entry["last_success_at"] = as_utc(run.finished_at)
         elif status == "failed":
-            entry["last_failure_at"] = _as_utc(run.finished_at or run.started_at)
+            entry["last_failure_at"] = as_utc(run.finished_at or run.started_at)
             entry["last_failure_message"] = run.message
     rows = [{k: entry.get(k) for k in LAST_RUNS_SCHEMA} for _, entry in sorted(summary.items())]
     return pl.DataFrame(rows, schema=LAST_RUNS_SCHEMA, orient="row")
@@ -273,7 +273,7 @@ def read_bookmarks(engine: sa.Engine) -> pl.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.connector, t.c.value, t.c.updated_at).order_by(t.c.connector)).all()
     return pl.DataFrame(
-        [(r[0], r[1], _as_utc(r[2])) for r in rows],
+        [(r[0], r[1], as_utc(r[2])) for r in rows],
         schema={"connector": pl.String, "value": pl.String, "updated_at": pl.Datetime("us", "UTC")},
         orient="row",
     )
@@ -298,19 +298,6 @@ def file_already_ingested(conn: sa.Connection | sa.Engine, connector: str, path:
     return bool(conn.execute(query).scalar())
 
 
-def remember_file(
-    conn: sa.Connection, connector: str, path: str, sha256: str, rows: int, run_id: int, now: datetime
-) -> None:
-    """Remember a file's content inside the caller's transaction (a file seen before is kept once)."""
-    if file_already_ingested(conn, connector, path, sha256):
-        return
-    conn.execute(
-        tables.ingested_files.insert().values(
-            connector=connector, path=path, sha256=sha256, rows=rows, run_id=run_id, ingested_at=now
-        )
-    )
-
-
 def remember_files(
     conn: sa.Connection,
     connector: str,
@@ -325,7 +312,7 @@ def remember_files(
     t = tables.ingested_files
     unique = list({(path, digest): rows for path, digest, rows in files}.items())
     known: set[tuple[str, str]] = set()
-    for chunk in _chunks([path for (path, _), _ in unique], 2000):
+    for chunk in chunks([path for (path, _), _ in unique], 2000):
         rows = conn.execute(
             sa.select(t.c.path, t.c.sha256).where(t.c.connector == connector, t.c.path.in_(chunk))
         )
@@ -338,7 +325,3 @@ def remember_files(
     if new:
         conn.execute(t.insert(), new)
     return len(new)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

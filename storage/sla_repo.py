@@ -19,17 +19,17 @@ import sqlalchemy as sa
 from servicelens.model import EVENT_SCHEMA, UTC_DATETIME
 from sla.config import SlaConfig
 from sla.evaluate import DETAIL_SCHEMA, RESULT_SCHEMA
-from storage.repo import (
-    KEY_LOOKUP_CHUNK,
-    _as_utc,
-    _bulk_insert,
-    _chunks,
-    _connection,
-    _read_frame,
-    _to_db_frame,
-    read_table,
-)
 from storage.sla_tables import sla_results
+from storage.sqlio import (
+    KEY_LOOKUP_CHUNK,
+    as_utc,
+    bulk_insert,
+    chunks,
+    connection_for,
+    read_frame,
+    read_table,
+    to_db_frame,
+)
 
 STORED_SCHEMA: dict[str, pl.DataType] = {
     **RESULT_SCHEMA,
@@ -76,7 +76,7 @@ def _prepared(results: pl.DataFrame, evaluated_at: datetime, fingerprint: str) -
 def _delete_for(conn: sa.Connection, interaction_ids: Sequence[str]) -> int:
     cursor = conn.connection.cursor()
     deleted = 0
-    for chunk in _chunks(list(dict.fromkeys(interaction_ids)), KEY_LOOKUP_CHUNK):
+    for chunk in chunks(list(dict.fromkeys(interaction_ids)), KEY_LOOKUP_CHUNK):
         if conn.dialect.name == "postgresql":
             cursor.execute("DELETE FROM sla_results WHERE interaction_id = ANY(%s)", (list(chunk),))
         else:
@@ -114,7 +114,7 @@ def replace_results(
         _delete_for(conn, wanted.to_list())
     if frame.is_empty():
         return 0
-    return _bulk_insert(conn, "sla_results", _to_db_frame(frame, conn), "")
+    return bulk_insert(conn, "sla_results", to_db_frame(frame, conn), "")
 
 
 def read_results(
@@ -124,16 +124,16 @@ def read_results(
     base = f"SELECT {', '.join(STORED_COLUMNS)} FROM sla_results"
     if interaction_ids is None:
         return read_table(bind, base, STORED_SCHEMA).select(STORED_COLUMNS)
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         parts = [
-            _read_frame(
+            read_frame(
                 conn,
                 f"{base} WHERE interaction_id IN ({', '.join([mark] * len(chunk))})",
                 chunk,
                 STORED_SCHEMA,
             )
-            for chunk in _chunks(list(dict.fromkeys(interaction_ids)), KEY_LOOKUP_CHUNK)
+            for chunk in chunks(list(dict.fromkeys(interaction_ids)), KEY_LOOKUP_CHUNK)
         ]
         return pl.concat(parts) if parts else pl.DataFrame(schema=STORED_SCHEMA)
 
@@ -156,9 +156,9 @@ class EvaluationInfo:
 
 def evaluation_info(bind: sa.Engine | sa.Connection) -> EvaluationInfo:
     t = sla_results
-    with _connection(bind) as conn:
+    with connection_for(bind) as conn:
         rows, first, last = conn.execute(
             sa.select(sa.func.count(), sa.func.min(t.c.evaluated_at), sa.func.max(t.c.evaluated_at))
         ).one()
         prints = conn.execute(sa.select(t.c.config_fingerprint).distinct()).scalars().all()
-    return EvaluationInfo(int(rows), _as_utc(first), _as_utc(last), tuple(sorted(prints)))
+    return EvaluationInfo(int(rows), as_utc(first), as_utc(last), tuple(sorted(prints)))

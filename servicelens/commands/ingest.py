@@ -62,7 +62,7 @@ def ingest(
 def _run_configured(cfg: ServicelensConfig, name: str, settle_seconds: float) -> None:
     from connectors.runner import run_connector
     from servicelens.scheduler import find_connector
-    from storage.repo import utcnow
+    from storage.sqlio import utcnow
 
     try:
         chosen = find_connector(cfg, name)

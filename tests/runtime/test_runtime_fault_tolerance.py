@@ -16,7 +16,7 @@ import yaml
 from connectors.config import GenericFilesConfig
 from connectors.runner import BATCH_ROWS_VARIABLE, run_connector
 from storage import runs, tables
-from storage.repo import utcnow
+from storage.sqlio import utcnow
 from storage.runs import read_runs
 from tests.runtime.conftest import (
     EVENT_HEADER,
