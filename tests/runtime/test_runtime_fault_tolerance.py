@@ -16,8 +16,8 @@ import yaml
 from connectors.config import GenericFilesConfig
 from connectors.runner import BATCH_ROWS_VARIABLE, run_connector
 from storage import runs, tables
-from storage.sqlio import utcnow
 from storage.runs import read_runs
+from storage.sqlio import utcnow
 from tests.runtime.conftest import (
     EVENT_HEADER,
     INTERACTION_HEADER,
