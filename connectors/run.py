@@ -12,20 +12,30 @@ every run; once its interaction exists it is loaded and leaves the quarantine.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import polars as pl
 import sqlalchemy as sa
 
 from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch
-from connectors.validate import QUARANTINE_SCHEMA, validate_batch, validate_events
+from connectors.validate import QUARANTINE_SCHEMA, ValidatedBatch, validate_batch, validate_events
 from servicelens.model import EVENT_SCHEMA
 from storage import runs
-from storage.repo import existing_interaction_ids, insert_events, upsert_interactions
+from storage.repo import (
+    PreparedInteractions,
+    existing_interaction_ids,
+    insert_events,
+    prepare_interactions,
+    upsert_interactions,
+)
 from storage.sqlio import utcnow
 
+T = TypeVar("T")
+U = TypeVar("U")
 DEFERRED_EVENT = runs.DEFERRED_EVENT
 DEFERRED_REASON = "its interaction is not loaded yet (or was quarantined); retried on every run"
 
@@ -103,10 +113,49 @@ def _defer_orphan_events(conn: sa.Connection, events: pl.DataFrame) -> tuple[pl.
     return events.filter(is_known), deferred
 
 
-def load_batch(conn: sa.Connection, batch: Batch, run_id: int | None, now: datetime) -> BatchResult:
-    """Load one batch inside the caller's transaction."""
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch validated and its interactions prepared for the upsert: everything that needs no database."""
+
+    batch: Batch
+    validated: ValidatedBatch
+    interactions: PreparedInteractions
+
+
+def prepare_batch(batch: Batch, dialect: str) -> PreparedBatch:
     validated = validate_batch(batch)
-    upserted = upsert_interactions(conn, validated.interactions, now)
+    return PreparedBatch(batch, validated, prepare_interactions(validated.interactions, dialect))
+
+
+def prefetched(items: Iterable[T], prepare: Callable[[T], U]) -> Iterator[U]:
+    """``prepare(item)`` for each item, in order; the next item is read and prepared in a background thread
+    while the caller handles the current one.
+
+    Reading and validating one batch then overlaps with writing the previous one (polars, hashing and the
+    database drivers release the GIL), and at most two batches are held at once. An exception raised by
+    ``items`` or ``prepare`` reaches the caller at the item where it happened, after every item before it.
+    """
+    iterator = iter(items)
+    finished = object()
+
+    def next_prepared() -> U | object:
+        item = next(iterator, finished)
+        return finished if item is finished else prepare(item)  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="servicelens-prepare") as pool:
+        pending = pool.submit(next_prepared)
+        while (value := pending.result()) is not finished:
+            pending = pool.submit(next_prepared)
+            yield value  # type: ignore[misc]
+
+
+def load_batch(
+    conn: sa.Connection, batch: Batch | PreparedBatch, run_id: int | None, now: datetime
+) -> BatchResult:
+    """Load one batch inside the caller's transaction."""
+    prepared = batch if isinstance(batch, PreparedBatch) else prepare_batch(batch, conn.dialect.name)
+    batch, validated = prepared.batch, prepared.validated
+    upserted = upsert_interactions(conn, prepared.interactions, now)
     events, deferred = _defer_orphan_events(conn, validated.events)
     events_inserted = insert_events(conn, events.select(list(EVENT_SCHEMA)))
     quarantine = pl.concat([validated.quarantine, deferred])
@@ -138,7 +187,7 @@ def later_bookmark(stored: str | None, candidate: str | None) -> str | None:
 def commit_batch(
     engine: sa.Engine,
     connector: str,
-    batch: Batch,
+    batch: Batch | PreparedBatch,
     run_id: int,
     now: datetime,
     remember_files: bool = False,
@@ -150,6 +199,8 @@ def commit_batch(
     """
     with engine.begin() as conn:
         result = load_batch(conn, batch, run_id, now)
+        if isinstance(batch, PreparedBatch):
+            batch = batch.batch
         candidate = batch.bookmark
         if candidate is None and bookmark_from_rows and result.max_updated_at is not None:
             candidate = result.max_updated_at.isoformat()
@@ -213,9 +264,10 @@ def run_batches(
     report = RunReport(connector, run_id, "succeeded")
     failure: Exception | None = None
     try:
-        for batch in batches:
+        dialect = engine.dialect.name
+        for prepared in prefetched(batches, lambda batch: prepare_batch(batch, dialect)):
             result = commit_batch(
-                engine, connector, batch, run_id, started, remember_files, bookmark_from_rows
+                engine, connector, prepared, run_id, started, remember_files, bookmark_from_rows
             )
             report.counts += result.counts
             report.new_quarantine += result.new_quarantine

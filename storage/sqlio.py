@@ -30,16 +30,18 @@ def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
-def to_db_frame(frame: pl.DataFrame, conn: sa.Connection) -> pl.DataFrame:
-    """Convert to values the DBAPI binds directly: timestamps as UTC text on SQLite, tags as JSON."""
+def to_db_frame(frame: pl.DataFrame, conn: sa.Connection | str) -> pl.DataFrame:
+    """Convert to values the DBAPI binds directly: timestamps as UTC text on SQLite, tags as JSON.
+
+    ``conn`` is the connection, or the name of its dialect when the conversion runs ahead of the write.
+    """
+    dialect = conn if isinstance(conn, str) else conn.dialect.name
     exprs: list[pl.Expr] = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
         if isinstance(dtype, pl.Datetime):
             exprs.append(
-                col.dt.convert_time_zone("UTC").dt.strftime(SQLITE_TS_FORMAT)
-                if conn.dialect.name == "sqlite"
-                else col
+                col.dt.convert_time_zone("UTC").dt.strftime(SQLITE_TS_FORMAT) if dialect == "sqlite" else col
             )
         elif isinstance(dtype, pl.List):
             # struct JSON is {"name":[...]}: keep only the array part, vectorised.

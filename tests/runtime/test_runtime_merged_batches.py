@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from connectors.base import Batch, Rejection, split_batch
 from connectors.config import ZendeskFilesConfig
-from connectors.run import commit_batch
+from connectors.run import PreparedBatch, commit_batch
 from connectors.runner import BATCH_ROWS_VARIABLE, merge_batches, run_connector
 from storage import runs, tables
 from tests.runtime.conftest import database_state, settle
@@ -97,8 +97,11 @@ def test_groups_end_at_the_row_limit_and_keep_load_order(
     committed: list[list[str]] = []
     original = commit_batch
 
-    def recording(engine: sa.Engine, connector: str, batch: Batch, *args: object, **kwargs: object) -> object:
-        committed.append([Path(path).name for path, _ in batch.file_fingerprints])
+    def recording(
+        engine: sa.Engine, connector: str, batch: Batch | PreparedBatch, *args: object, **kwargs: object
+    ) -> object:
+        files = batch.batch.file_fingerprints if isinstance(batch, PreparedBatch) else batch.file_fingerprints
+        committed.append([Path(path).name for path, _ in files])
         return original(engine, connector, batch, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("connectors.run.commit_batch", recording)

@@ -43,7 +43,7 @@ def test_only_the_primary_key_is_left(engine: sa.Engine) -> None:
 def test_downgrade_restores_the_indexes_and_upgrade_drops_them_again(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         upsert_interactions(conn, interactions_frame([interaction("1"), interaction("2")]))
-    command.downgrade(alembic_config(engine), "0004_ingest_indexes@-1")
+    command.downgrade(alembic_config(engine), "0001_core")
     assert _index_names(engine) >= DROPPED_INDEXES
     assert "uq_interactions_source_external_id" in _unique_names(engine)
     upgrade(engine)
