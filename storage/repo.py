@@ -64,6 +64,31 @@ def content_hash(frame: pl.DataFrame, columns: Sequence[str], digest_size: int =
     return frame.select(content_hash_expr(columns, digest_size).alias("hash")).to_series()
 
 
+def _stored_rows(conn: sa.Connection, columns: Sequence[str], ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``columns`` of the stored interactions among ``ids``.
+
+    PostgreSQL: one join against the ids as a JSON array, which walks the primary key once per id;
+    ``= ANY(array)`` in chunks was planned as a sequential scan per chunk while the statistics still
+    described the table before a large load (minutes at 1M rows). SQLite: ``IN`` lists in chunks.
+    """
+    cursor = conn.connection.cursor()
+    if conn.dialect.name == "postgresql":
+        cursor.execute(
+            f"SELECT {', '.join(f'i.{c}' for c in columns)} FROM interactions AS i "
+            "JOIN json_array_elements_text(%s::json) AS wanted(id) ON i.interaction_id = wanted.id",
+            (orjson.dumps(list(ids)).decode(),),
+        )
+        return list(cursor.fetchall())
+    rows: list[tuple[Any, ...]] = []
+    for chunk in chunks(ids, KEY_LOOKUP_CHUNK):
+        marks = ", ".join("?" * len(chunk))
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM interactions WHERE interaction_id IN ({marks})", tuple(chunk)
+        )
+        rows.extend(cursor.fetchall())
+    return rows
+
+
 def _existing_versions(conn: sa.Connection, ids: Sequence[str]) -> pl.DataFrame:
     schema: dict[str, Any] = {
         "interaction_id": pl.String,
@@ -72,26 +97,7 @@ def _existing_versions(conn: sa.Connection, ids: Sequence[str]) -> pl.DataFrame:
         **{f"old_{name}": pl.Int64 for name in SURVEY_COLUMNS},
     }
     columns = ["interaction_id", "updated_at", "row_hash", *SURVEY_COLUMNS]
-    cursor = conn.connection.cursor()
-    rows: list[tuple[Any, ...]] = []
-    if conn.dialect.name == "postgresql":
-        # One join against the ids as a JSON array walks the primary key once per id. ``= ANY(array)`` in
-        # chunks was planned as a sequential scan per chunk while the statistics still described the table
-        # before a large load: minutes at 1M rows.
-        cursor.execute(
-            f"SELECT {', '.join(f'i.{c}' for c in columns)} FROM interactions AS i "
-            "JOIN json_array_elements_text(%s::json) AS wanted(id) ON i.interaction_id = wanted.id",
-            (orjson.dumps(list(ids)).decode(),),
-        )
-        rows.extend((r[0], as_utc(r[1]), *r[2:]) for r in cursor.fetchall())
-    else:
-        for chunk in chunks(ids, KEY_LOOKUP_CHUNK):
-            marks = ", ".join("?" * len(chunk))
-            cursor.execute(
-                f"SELECT {', '.join(columns)} FROM interactions WHERE interaction_id IN ({marks})",
-                tuple(chunk),
-            )
-            rows.extend((r[0], as_utc(r[1]), *r[2:]) for r in cursor.fetchall())
+    rows = [(r[0], as_utc(r[1]), *r[2:]) for r in _stored_rows(conn, columns, ids)]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -246,13 +252,7 @@ def insert_events(conn: sa.Connection, frame: pl.DataFrame) -> int:
 
 
 def existing_interaction_ids(conn: sa.Connection, ids: Sequence[str]) -> set[str]:
-    t = tables.interactions
-    found: set[str] = set()
-    for chunk in chunks(list(dict.fromkeys(ids)), KEY_LOOKUP_CHUNK):
-        found.update(
-            conn.execute(sa.select(t.c.interaction_id).where(t.c.interaction_id.in_(chunk))).scalars()
-        )
-    return found
+    return {row[0] for row in _stored_rows(conn, ["interaction_id"], list(dict.fromkeys(ids)))}
 
 
 def read_interactions(engine: sa.Engine | sa.Connection) -> pl.DataFrame:

@@ -30,6 +30,13 @@ def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
+def sqlite_timestamp_text(column: pl.Expr, dtype: pl.Datetime) -> pl.Expr:
+    """The UTC text SQLite stores (:data:`SQLITE_TS_FORMAT`): a cast of the naive UTC value, which gives
+    the same text several times faster than ``strftime``."""
+    utc = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else column
+    return utc.dt.cast_time_unit("us").cast(pl.String)
+
+
 def to_db_frame(frame: pl.DataFrame, conn: sa.Connection | str) -> pl.DataFrame:
     """Convert to values the DBAPI binds directly: timestamps as UTC text on SQLite, tags as JSON.
 
@@ -40,9 +47,7 @@ def to_db_frame(frame: pl.DataFrame, conn: sa.Connection | str) -> pl.DataFrame:
     for name, dtype in frame.schema.items():
         col = pl.col(name)
         if isinstance(dtype, pl.Datetime):
-            exprs.append(
-                col.dt.convert_time_zone("UTC").dt.strftime(SQLITE_TS_FORMAT) if dialect == "sqlite" else col
-            )
+            exprs.append(sqlite_timestamp_text(col, dtype) if dialect == "sqlite" else col)
         elif isinstance(dtype, pl.List):
             # struct JSON is {"name":[...]}: keep only the array part, vectorised.
             as_json = pl.struct(col.fill_null([])).struct.json_encode().str.slice(len(name) + 4)

@@ -1,4 +1,5 @@
-"""Content hashes: stable values, distinct rows stay distinct, and migration 0005 rewrites stored hashes."""
+"""Content hashes: stable values, distinct rows stay distinct, and migration 0005 rewrites stored hashes.
+Also the timestamp text written to SQLite."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alembic import command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servicelens.model import INTERACTION_SCHEMA
+from servicelens.model import INTERACTION_SCHEMA, UTC_DATETIME
 from storage.db import alembic_config, make_engine, upgrade
 from storage.repo import (
     EVENT_COLUMNS,
@@ -22,6 +23,7 @@ from storage.repo import (
     insert_events,
     upsert_interactions,
 )
+from storage.sqlio import SQLITE_TS_FORMAT, to_db_frame
 from tests.builders import BASE, event, events_frame, interaction, interactions_frame
 
 
@@ -148,3 +150,11 @@ def test_migration_0005_rewrites_stored_hashes_both_ways(engine: sa.Engine) -> N
         assert insert_events(conn, events) == 0
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
     assert set(INTERACTION_SCHEMA) == set(INTERACTION_COLUMNS)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-(10**16), 10**16)), min_size=1, max_size=50))
+def test_sqlite_timestamp_text_is_the_stored_format(micros: list[int | None]) -> None:
+    frame = pl.DataFrame({"at": micros}, schema={"at": pl.Int64}).select(pl.col("at").cast(UTC_DATETIME))
+    expected = frame.select(pl.col("at").dt.strftime(SQLITE_TS_FORMAT))["at"]
+    assert to_db_frame(frame, "sqlite")["at"].to_list() == expected.to_list()
