@@ -298,9 +298,10 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         [(f, pl.col(f"__bad_{i}"), r) for i, (f, _, r) in enumerate(checks)],
         "interaction",
     )
-    valid = frame.filter(~pl.col("__any_bad")).select(
-        [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in INTERACTION_SCHEMA.items()]
-    )
+    # Select before filtering: the filter then copies only the canonical columns, not the raw ones.
+    canonical = [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in INTERACTION_SCHEMA.items()]
+    valid = frame.select(*canonical, "__any_bad")
+    valid = (valid.filter(~pl.col("__any_bad")) if failing.height else valid).drop("__any_bad")
     return valid, problems
 
 
