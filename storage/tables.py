@@ -49,6 +49,9 @@ interactions = sa.Table(
     # No secondary indexes: every read loads the whole table or looks rows up by interaction_id, and each
     # index would slow every insert. interaction_id is source:external_id with a colon-free source, so the
     # primary key also keeps (source, external_id) unique (migration 0004_ingest_indexes).
+    # SQLite: the rows live in the primary key's b-tree (WITHOUT ROWID), one b-tree to write per insert
+    # instead of a table and its key index (migration 0006_interactions_without_rowid).
+    sqlite_with_rowid=False,
 )
 
 interaction_events = sa.Table(

@@ -17,7 +17,7 @@ from storage.db import alembic_config, make_engine, upgrade
 from storage.repo import insert_events, read_events, read_interactions, upsert_interactions
 from tests.builders import BASE, event, events_frame, interaction, interactions_frame
 
-BEFORE_INDEX_CHANGE = ("0001_core", "audits@head", "sla@head")
+BEFORE_INDEX_CHANGE = ("0001_core", "audits@head", "sla@head")  # before 0004 and 0006 rebuild interactions
 INTERACTION_ROW = {
     "interaction_id": "generic:1",
     "source": "generic",
