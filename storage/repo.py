@@ -22,6 +22,7 @@ from storage.sqlio import (
     bulk_insert,
     chunks,
     connection_for,
+    copy_csv,
     execute_many,
     placeholder,
     read_frame,
@@ -210,8 +211,7 @@ def _copy_new_rows(conn: sa.Connection, table: str, frame: pl.DataFrame) -> bool
     cursor = conn.connection.cursor()
     cursor.execute("SAVEPOINT servicelens_copy_new")
     try:
-        with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(frame.write_csv(include_header=False))
+        copy_csv(cursor, table, frame)
     except psycopg.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT servicelens_copy_new")
         return False

@@ -75,6 +75,17 @@ def execute_many(conn: sa.Connection, sql: str, rows: Iterable[tuple[Any, ...]])
     return int(cursor.rowcount)
 
 
+COPY_SLICE_ROWS = 20_000
+
+
+def copy_csv(cursor: Any, table: str, frame: pl.DataFrame) -> None:
+    """PostgreSQL ``COPY table FROM STDIN`` of the frame as CSV, written in slices: the server parses one
+    slice while the next is formatted, instead of waiting for the whole batch's text."""
+    with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        for start in range(0, frame.height, COPY_SLICE_ROWS):
+            copy.write(frame.slice(start, COPY_SLICE_ROWS).write_csv(include_header=False))
+
+
 def bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflict: str) -> int:
     """INSERT the frame's rows with an ON CONFLICT clause; returns how many rows were written.
 
@@ -87,8 +98,7 @@ def bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflic
         staging = f"_staging_{table}"
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS)")
         cursor.execute(f"TRUNCATE {staging}")
-        with cursor.copy(f"COPY {staging} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(frame.write_csv(include_header=False))
+        copy_csv(cursor, staging, frame)
         cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} {on_conflict}")
         written = cursor.rowcount
         cursor.execute(f"TRUNCATE {staging}")
