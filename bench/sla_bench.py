@@ -10,8 +10,8 @@ fresh process, so that its peak resident memory is its own:
 * floor: the weekly team x location aggregates from a scan of the parquet and one plain group_by on
   calendar time, without calendars, pauses or cycles (polars' streaming engine);
 * streaming: ``compliance_in_slices`` over ``slices_by_interaction`` of the same scans: business-hours
-  first_response and resolution (pausing in pending) and the weekly team x location compliance, one range of
-  interactions in memory at a time;
+  first_response and resolution (pausing in pending) and the weekly team x location compliance, two ranges
+  of interactions in memory at a time (one per core);
 * in memory (``--in-memory``): the same through ``evaluate_detailed`` + ``compliance`` on the whole history
   read into memory, split into evaluation and compliance, then re-evaluation of ``--subset`` changed
   interactions (and 10x fewer / more) fetched through an index on ``interaction_id``, and through

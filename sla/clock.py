@@ -83,35 +83,33 @@ def encode_history(
         talk.append(EventType.CUSTOMER_MESSAGE.value)
     if metrics & NEEDS_REPLY:
         talk.append(EventType.AGENT_REPLY.value)
-    change = EventType.STATUS_CHANGE.value
-    ids = known.lazy().select("interaction_id", "created_us").with_row_index("key")
+    change = pl.col("type") == EventType.STATUS_CHANGE.value
     order = (
-        pl.when(pl.col("type") == change)
+        pl.when(change)
         .then(pl.lit(ORDER_STATUS, pl.UInt8))
         .when(pl.col("type") == EventType.AGENT_REPLY.value)
         .then(pl.lit(ORDER_REPLY, pl.UInt8))
         .otherwise(pl.lit(ORDER_CUSTOMER, pl.UInt8))
     )
-    status = (
-        pl.when(pl.col("type") == change)
-        .then(
-            pl.col("status")
-            .cast(STATUS_ENUM, strict=False)
-            .to_physical()
-            .fill_null(OTHER_STATUS)
-            .cast(pl.UInt8)
-        )
-        .otherwise(pl.lit(None, pl.UInt8))
+    status = pl.when(change).then(
+        pl.col("status").cast(STATUS_ENUM, strict=False).to_physical().fill_null(OTHER_STATUS).cast(pl.UInt8)
     )
-    wanted = pl.col("type").is_in([*talk, change]) & (pl.col("at") <= now)
-    encoded = (
+    wanted = pl.col("type").is_in([*talk, EventType.STATUS_CHANGE.value]) & (pl.col("at") <= now)
+    rows = (
         events.select("interaction_id", "at", "type", "status")
-        .filter(wanted & ((pl.col("type") != change) | pl.col("status").is_not_null()))
-        .join(ids, on="interaction_id")
-        .with_columns(micros("at").alias("at"))
-        .filter(pl.col("at") >= pl.col("created_us"))
-        .select("key", "at", order.alias("order"), status.alias("status"))
+        .filter(wanted & (~change | pl.col("status").is_not_null()))
+        .select("interaction_id", micros("at").alias("at"), order.alias("order"), status.alias("status"))
         .collect()
+    )
+    keys = _event_keys(rows["interaction_id"], known["interaction_id"])
+    if keys is None:  # repeated ids: every interaction of that id gets the event
+        ids = known.select("interaction_id").with_row_index("key")
+        rows = rows.join(ids, on="interaction_id", maintain_order="left")
+    else:
+        rows = rows.with_columns(keys.alias("key")).filter(pl.col("key").is_not_null())
+    created_us = known["created_us"]
+    encoded = rows.filter(pl.col("at") >= pl.lit(created_us).gather(pl.col("key"))).select(
+        "key", "at", "order", "status"
     )
     created = known.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("key"),
@@ -124,6 +122,42 @@ def encode_history(
         parts.append(_stand_ins(known, encoded, "first_response_us", ORDER_REPLY, None, now))
     parts.append(_stand_ins(known, encoded, "resolved_us", ORDER_RESOLVED, SOLVED_CODE, now))
     return pl.concat([p.cast(HISTORY_SCHEMA) for p in parts])  # type: ignore[arg-type]
+
+
+def _event_keys(event_ids: pl.Series, known_ids: pl.Series) -> pl.Series | None:
+    """The key (row in ``known_ids``) of each event's interaction, null for an interaction not known; None
+    when ``known_ids`` repeats the id of an event.
+
+    Consecutive events of one interaction (the usual order of a store) are looked up once. When both
+    sides are sorted the lookup is a merge; otherwise it joins 64-bit hashes, a fraction of the cost of
+    joining text. Comparing the ids found keeps either exact: an id that only shares a hash with a known
+    one, or only follows it in order, is not known.
+    """
+    event_ids, known_ids = event_ids.rechunk(), known_ids.rechunk()
+    starts = (event_ids != event_ids.shift(1)).fill_null(True)
+    heads = event_ids.filter(starts)
+    if heads.null_count() + known_ids.null_count() == 0 and heads.is_sorted() and known_ids.is_sorted():
+        if (known_ids == known_ids.shift(1)).any():
+            return None  # an id known twice
+        # Both sorted, as a store's index or sorted files give: one merge pass finds each id.
+        found = heads.to_frame("id").join_asof(
+            known_ids.to_frame("id").with_row_index("key").set_sorted("id"), on="id", strategy="backward"
+        )["key"]
+        key = found.scatter((known_ids.gather(found) != heads).fill_null(True).arg_true(), None)
+        return key.gather(starts.cum_sum() - 1)
+    lookup = pl.LazyFrame({"hash": known_ids.hash()}).with_row_index("key")
+    matched = (
+        pl.LazyFrame({"hash": heads.hash()})
+        .with_row_index("head")
+        .join(lookup, on="hash")
+        .filter(pl.lit(known_ids).gather(pl.col("key")) == pl.lit(heads).gather(pl.col("head")))
+        .collect()
+    )
+    head = matched["head"].to_numpy()
+    if np.bincount(head, minlength=len(heads)).max(initial=0) > 1:
+        return None  # an id known twice
+    key = pl.repeat(None, len(heads), dtype=pl.UInt32, eager=True).scatter(head, matched["key"])
+    return key.gather(starts.cum_sum() - 1)
 
 
 def _stand_ins(

@@ -6,13 +6,16 @@ A clock counts once it is decided: ``met`` or ``breached`` (a running clock past
 breached). ``compliance`` is met / n, null when n is 0. Running, at-risk and paused clocks are counted
 beside it so a page can show the live queue next to the rate.
 
-When the history is too large to hold, ``compliance_in_slices`` evaluates ranges of interactions one at a
-time (``sla.evaluate.slices_by_interaction``) and gives the same frame as ``compliance``.
+When the history is too large to hold, ``compliance_in_slices`` evaluates ranges of interactions two at a
+time (``sla.evaluate.slices_by_interaction``), keeping of each only what the counts need (``sla.tally``),
+and gives the same frame as ``compliance``.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -21,11 +24,13 @@ import polars as pl
 from servicelens.model import INTERACTION_SCHEMA
 from sla.calendar import local_days
 from sla.config import SlaConfig
-from sla.evaluate import DETAIL_SCHEMA, STATUSES, evaluate_detailed
+from sla.evaluate import DETAIL_SCHEMA, STATUSES
+from sla.tally import Tally, tallies
 
 GROUPABLE = ("team", "location", "agent", "channel", "priority", "week", "policy", "metric")
 STATUS_ENUM = pl.Enum(list(STATUSES))
 COUNTED = ("running", "at_risk", "paused", "not_applicable")
+SLICES_IN_FLIGHT = 2
 
 
 def local_week_expr(config: SlaConfig, instant: str = "started_at", calendar: str = "calendar") -> pl.Expr:
@@ -83,33 +88,51 @@ def compliance_in_slices(
 
     ``slices`` yields ``(interactions, events)`` pairs that each hold whole interactions with all their
     events, no interaction in two pairs (``sla.evaluate.slices_by_interaction`` cuts lazy scans that way).
-    Each pair is evaluated and reduced to counts per group before the next is read, so memory follows one
-    pair plus 12 bytes per decided clock (kept for the exact median).
+    Each pair is evaluated (``sla.tally``: only what the counts need) and reduced to counts per group; two
+    pairs are evaluated at a time, on two threads, so memory follows two pairs plus 12 bytes per decided
+    clock (kept for the exact median).
     """
     keys = _group_keys(by)
     counts: list[pl.DataFrame] = []
     elapsed: list[pl.DataFrame] = []
     groups = pl.DataFrame()
-    for interactions, events in slices:
-        own = interactions.collect().lazy()  # read once: evaluated, then joined for the attributes
-        results = evaluate_detailed(own, events, config, now)
-        clocks = _grouped_clocks(results, own, keys, config).collect()
-        partial = clocks.group_by(keys).agg(*_counts())
-        groups = _with_new_groups(groups, partial.select(keys))
-        counts.append(partial)
-        decided = clocks.filter(_decided()).select(*keys, "elapsed_minutes")
-        elapsed.append(decided.join(groups, on=keys, nulls_equal=True).select("group", "elapsed_minutes"))
-        del own, results, clocks, decided
+
+    def merge(parts: list[Tally]) -> None:
+        nonlocal groups
+        for part in parts:
+            groups = _with_new_groups(groups, part.groups.select(keys))
+            numbers = part.groups.select(keys).join(
+                groups, on=keys, how="left", nulls_equal=True, maintain_order="left"
+            )["group"]
+            counts.append(part.groups)
+            elapsed.append(
+                pl.DataFrame(
+                    {"group": numbers.gather(part.decided_group), "elapsed_minutes": part.decided_elapsed}
+                )
+            )
+
+    # Polars and numpy release the GIL, so a second range evaluated meanwhile uses the other core; more
+    # in flight would only add memory.
+    with ThreadPoolExecutor(max_workers=SLICES_IN_FLIGHT) as pool:
+        in_flight: deque[Future[list[Tally]]] = deque()
+        for interactions, events in slices:
+            if len(in_flight) == SLICES_IN_FLIGHT:
+                merge(in_flight.popleft().result())
+            in_flight.append(pool.submit(tallies, interactions, events, config, now, keys))
+        while in_flight:
+            merge(in_flight.popleft().result())
     if not counts:
         nothing = pl.LazyFrame(schema=DETAIL_SCHEMA)
         return compliance(nothing, pl.LazyFrame(schema=INTERACTION_SCHEMA), by, config).collect()
     summed = pl.concat(counts).group_by(keys).agg(pl.exclude(keys).sum())
     medians = (
         pl.concat(elapsed)
+        .lazy()
         .group_by("group")
         .agg(pl.col("elapsed_minutes").median().alias("median_elapsed_minutes"))
-        .join(groups, on="group")
+        .join(groups.lazy(), on="group")
         .drop("group")
+        .collect()
     )
     merged = summed.cast(counts[0].schema).join(medians, on=keys, how="left", nulls_equal=True)
     return _finished(merged.lazy(), keys).collect()

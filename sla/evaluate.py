@@ -7,29 +7,29 @@
 Pure and retroactive: the same inputs, config and ``now`` always give the same rows, for all history.
 
 How it stays fast: the history is integer-encoded and sorted once (``sla.clock``); interactions are then
-handled in key ranges of :data:`CHUNK_INTERACTIONS` so memory stays bounded. For a clock that pauses, each
-history row adds the business time until the next row while its status counts, and a running total of that
-over the sorted frame gives any cycle's counted time as a difference of two gathers; the instant the target
-was reached is a ``searchsorted`` on the same running total. Nothing is joined per status segment, and
-business time is a gather from the per-calendar cumulative table (``sla.calendar``).
+handled in key ranges of :data:`CHUNK_INTERACTIONS` so memory stays bounded. Each clock's counted time
+comes from ``sla.measure`` (running totals over the sorted history, business time as gathers from the
+per-calendar table of ``sla.calendar``); nothing is joined per status segment.
 
 When the history does not fit in memory, :func:`slices_by_interaction` cuts lazy sources (parquet scans, a
-store's query) into ranges of ``interaction_id``; ``sla.compliance.compliance_in_slices`` evaluates them one
-at a time and merges the aggregates, so only one range's rows are held at once.
+store's query) into ranges of ``interaction_id``; ``sla.compliance.compliance_in_slices`` evaluates them two
+at a time and merges the aggregates, so only those ranges' rows are held at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
 
 from servicelens.model import UTC_DATETIME
-from sla.calendar import CALENDAR_TIME, CalendarTable, clock_instants, clock_values, table_for
-from sla.clock import BIT_OF_CODE, cycles, encode_history, micros, milestones, sort_history, to_micros
+from sla.calendar import CALENDAR_TIME, CalendarTable, clock_instants, table_for
+from sla.clock import cycles, encode_history, micros, milestones, sort_history, to_micros
 from sla.config import Metric, SlaConfig
+from sla.measure import STATUSES, clock_status, measure
 from sla.policy import (
     US_PER_MINUTE,
     home_calendar_expr,
@@ -60,7 +60,6 @@ DETAIL_SCHEMA: dict[str, pl.DataType] = {
     "paused_now": pl.Boolean(),
     "warning_level": pl.Float64(),
 }
-STATUSES = ("met", "breached", "running", "at_risk", "paused", "not_applicable")
 # Interactions evaluated together: bounds the working memory of a step whatever the history's size (the
 # encoded history and the result rows still grow with it). Larger ranges were not faster in the bench.
 CHUNK_INTERACTIONS = 1 << 19
@@ -72,8 +71,11 @@ def clock_us(table: CalendarTable, calendar: pl.Expr, instant_us: pl.Expr) -> pl
     return pl.when(calendar < 0).then(instant_us).otherwise(business)
 
 
-def known_interactions(interactions: pl.LazyFrame, config: SlaConfig, now: datetime) -> pl.DataFrame:
-    """Interactions created by ``now``, numbered by row (the ``key``), with what the clocks need."""
+def known_interactions(
+    interactions: pl.LazyFrame, config: SlaConfig, now: datetime, extra: Sequence[pl.Expr] = ()
+) -> pl.DataFrame:
+    """Interactions created by ``now``, numbered by row (the ``key``), with what the clocks need and the
+    ``extra`` columns."""
     return (
         interactions.filter(pl.col("created_at") <= now)
         .select(
@@ -83,6 +85,7 @@ def known_interactions(interactions: pl.LazyFrame, config: SlaConfig, now: datet
             micros("resolved_at").alias("resolved_us"),
             rule_code_expr(config),
             home_calendar_expr(config),
+            *extra,
         )
         .collect()
     )
@@ -115,8 +118,14 @@ def clock_frames(
 ) -> Iterable[tuple[pl.DataFrame, pl.DataFrame, dict[Metric, pl.DataFrame]]]:
     """Per key range: the known interactions, their sorted history (``sla.clock.milestones``) and, per
     metric, their attributes (:func:`metric_attributes`)."""
+    return known_clock_frames(known_interactions(interactions, config, now), events, config, now)
+
+
+def known_clock_frames(
+    known: pl.DataFrame, events: pl.LazyFrame, config: SlaConfig, now: datetime
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, dict[Metric, pl.DataFrame]]]:
+    """:func:`clock_frames` of interactions already read by :func:`known_interactions`."""
     metrics = sorted(metrics_in_use(config))
-    known = known_interactions(interactions, config, now)
     # One sort of the compact history; each key range is then a zero-copy slice of it.
     history = sort_history(encode_history(known, events, now, set(metrics)))
     lows = list(range(0, max(known.height, 1), CHUNK_INTERACTIONS))
@@ -136,128 +145,16 @@ def _measured(
     history: pl.DataFrame, clocks: pl.DataFrame, rules: pl.DataFrame, table: CalendarTable, now_us: int
 ) -> pl.DataFrame:
     """Add ``start_us, stop_us, paused_now, elapsed_us`` and ``due_at`` to the clocks of one metric."""
-    key = clocks["key"].to_numpy()
-    calendar = rules["clock_calendar"].to_numpy()[key]
-    mask = rules["pause_mask"].to_numpy()[key]
-    target = rules["target_us"].gather(clocks["key"])
-    has_target = target.is_not_null().to_numpy()
-    target_us = target.fill_null(0).to_numpy()
-    at = history["at"].to_numpy()
-    start_row = clocks["start_row"].to_numpy()
-    running = clocks["stop_row"].is_null().to_numpy()
-    stop_row = clocks["stop_row"].fill_null(0).to_numpy()
-    history_end = history["group_end"].to_numpy()[start_row]
-    state_now = history["state"].to_numpy()[history_end]
-    paused_now = running & ((mask & BIT_OF_CODE.to_numpy()[state_now]) != 0)
-    # The clock of every calendar at ``now``: the end of each running clock.
-    calendars = np.arange(CALENDAR_TIME, len(table.names), dtype=np.int64)
-    now_by_calendar, _ = clock_values(table, calendars, np.full(len(calendars), now_us, dtype=np.int64))
-    now_clock = now_by_calendar[calendar - CALENDAR_TIME]
-    if not (mask != 0).any():
-        # Nothing pauses: counted time is the calendar's clock at the end minus at the start.
-        start_clock, known = clock_values(table, calendar, at[start_row])
-        stop_clock, stop_known = clock_values(table, calendar, at[stop_row])
-        known &= running | stop_known
-        end_clock = np.where(running, now_clock, stop_clock)
-        elapsed = end_clock - start_clock
-        due_clock = start_clock + target_us
-        due_known = known & has_target
-    else:
-        elapsed, known, due_clock, due_known = _paused_clocks(
-            history, rules, table, start_row, stop_row, running, now_by_calendar, target_us
-        )
-        due_known &= has_target
+    measured = measure(history, clocks, rules, table, now_us)
+    assert measured.due_clock is not None and measured.due_known is not None
+    due_clock = pl.Series(measured.due_clock).scatter(np.flatnonzero(~measured.due_known), None)
     return clocks.with_columns(
-        start_us=pl.Series(at[start_row]),
-        stop_us=pl.Series(np.where(running, 0, at[stop_row])).scatter(np.flatnonzero(running), None),
-        paused_now=pl.Series(paused_now),
-        elapsed_us=pl.Series(elapsed).scatter(np.flatnonzero(~known), None),
-        due_at=clock_instants(
-            table, calendar, pl.Series(due_clock).scatter(np.flatnonzero(~due_known), None)
-        ),
+        start_us=pl.Series(measured.start_us),
+        stop_us=pl.Series(measured.stop_us).scatter(np.flatnonzero(measured.running), None),
+        paused_now=pl.Series(measured.paused_now),
+        elapsed_us=pl.Series(measured.elapsed_us).scatter(np.flatnonzero(~measured.elapsed_known), None),
+        due_at=clock_instants(table, measured.calendar, due_clock),
     )
-
-
-def _paused_clocks(
-    history: pl.DataFrame,
-    rules: pl.DataFrame,
-    table: CalendarTable,
-    start_row: np.ndarray,
-    stop_row: np.ndarray,
-    running: np.ndarray,
-    now_by_calendar: np.ndarray,
-    target_us: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Counted time of clocks that pause: ``elapsed, elapsed known, due clock, due known`` (a running clock
-    paused now that has not reached its target has no due time)."""
-    # Only rows where the status changes or a cycle starts or stops matter: between two of them the
-    # status, and so whether the clock counts, stays the same.
-    kept = history["status"].is_not_null().to_numpy().copy()
-    kept[start_row] = True
-    kept[stop_row[~running]] = True
-    rows = np.flatnonzero(kept)
-    position = np.full(len(kept), -1, dtype=np.int64)
-    position[rows] = np.arange(len(rows))
-    key = history["key"].to_numpy()[rows]
-    state = history["state"].to_numpy()[rows]
-    calendar = rules["clock_calendar"].to_numpy()[key]
-    mask = rules["pause_mask"].to_numpy()[key]
-    clock, valid = clock_values(table, calendar, history["at"].to_numpy()[rows])
-    last = np.ones(len(rows), dtype=bool)
-    last[:-1] = key[:-1] != key[1:]
-    # Each row adds the counted time until the interaction's next kept row (its last row: until now)
-    # while its status is outside the pause mask; ``total`` is the running sum over the whole frame, so it
-    # never decreases and a cycle's counted time is the difference of two of its values.
-    following = np.empty_like(clock)
-    following[:-1] = clock[1:]
-    following[last] = now_by_calendar[calendar[last] - CALENDAR_TIME]
-    counts = ((mask & BIT_OF_CODE.to_numpy()[state]) == 0) & valid
-    added = np.where(counts, following - clock, 0)
-    total = np.cumsum(added)
-    before = total - added
-    group_end = np.flatnonzero(last)[np.cumsum(np.concatenate([[True], last[:-1]])) - 1]
-    start, stop = position[start_row], position[stop_row]
-    end = group_end[start]
-    start_total = before[start]
-    elapsed = np.where(running, total[end], before[stop]) - start_total
-    end_clock = np.where(running, following[end], clock[stop])
-    # The first row whose running total reaches the goal: the target was reached inside that row's
-    # stretch if the row lies before the cycle's stop.
-    goal = start_total + target_us
-    reached = np.searchsorted(total, goal, side="left")
-    crossed = reached < np.where(running, end + 1, stop)
-    reached = np.minimum(reached, len(total) - 1)
-    crossed_clock = clock[reached] + goal - before[reached]
-    due_clock = np.where(crossed, crossed_clock, end_clock + target_us - elapsed)
-    paused_now = running & ((mask[end] & BIT_OF_CODE.to_numpy()[state[end]]) != 0)
-    known = valid[start]
-    return elapsed, known, due_clock, known & (crossed | ~paused_now)
-
-
-def _with_status(frame: pl.DataFrame, slots: int) -> pl.DataFrame:
-    target = pl.col("target_minutes")
-    elapsed = pl.col("elapsed_minutes")
-    percent = elapsed / target * 100
-    level = pl.max_horizontal(
-        *(pl.when(percent >= pl.col(f"warn_{i}")).then(pl.col(f"warn_{i}")) for i in range(slots))
-    )
-    running = pl.col("stop_row").is_null()
-    status = (
-        pl.when(target.is_null() | elapsed.is_null())  # no target, or a start before the calendars' range
-        .then(pl.lit("not_applicable"))
-        .when(elapsed > target)
-        .then(pl.lit("breached"))
-        .when(pl.col("completed"))
-        .then(pl.lit("met"))
-        .when(~running)
-        .then(pl.lit("not_applicable"))  # stopped without its goal, e.g. solved before any reply
-        .when(pl.col("paused_now"))
-        .then(pl.lit("paused"))
-        .when(level.is_not_null())
-        .then(pl.lit("at_risk"))
-        .otherwise(pl.lit("running"))
-    )
-    return frame.with_columns(status.alias("status"), level.alias("warning_level"))
 
 
 def metric_results(
@@ -290,7 +187,15 @@ def metric_results(
         (pl.col("elapsed_us") / US_PER_MINUTE).alias("elapsed_minutes"),
         to_instant,
     ).hstack(attributes)
-    frame = _with_status(frame, slots)
+    status, level = clock_status(
+        frame["elapsed_minutes"],
+        frame["target_minutes"],
+        [frame[f"warn_{i}"] for i in range(slots)],
+        frame["completed"].to_numpy(),
+        frame["stop_row"].is_null().to_numpy(),
+        frame["paused_now"].to_numpy(),
+    )
+    frame = frame.with_columns(pl.Series("status", STATUSES).gather(status), level)
     names = pl.Series(config.calendar_names())
     frame = frame.with_columns(
         pl.lit(known["interaction_id"]).gather(pl.col("_key")).alias("interaction_id"),
@@ -393,7 +298,7 @@ def slices_by_interaction(
         raise ValueError(f"per_slice must be at least 1, got {per_slice}")
     ids = interactions.select(pl.col("interaction_id").drop_nulls()).collect()["interaction_id"]
     if not ids.is_sorted():
-        ids = ids.sort()
+        ids = _sorted(ids)
     lows = ids.gather_every(per_slice).unique(maintain_order=True).to_list()
     del ids
     column = pl.col("interaction_id")
@@ -402,3 +307,21 @@ def slices_by_interaction(
         if index + 1 < len(lows):
             wanted &= column < lows[index + 1]
         yield interactions.filter(wanted), events.filter(wanted)
+
+
+# A column read from up to this many files, each sorted, is merged rather than sorted.
+MERGED_RUNS = 64
+
+
+def _sorted(ids: pl.Series) -> pl.Series:
+    """``ids`` sorted. Sorted runs, as parquet files each sorted give, are merged pairwise: a few linear
+    passes instead of a sort."""
+    breaks = (ids < ids.shift(1)).fill_null(False).arg_true().to_list()
+    if len(breaks) >= MERGED_RUNS:
+        return ids.sort()
+    edges = [0, *breaks, len(ids)]
+    runs = [ids.slice(a, b - a).to_frame("id").set_sorted("id") for a, b in pairwise(edges)]
+    while len(runs) > 1:
+        pairs = [runs[i].merge_sorted(runs[i + 1], key="id") for i in range(0, len(runs) - 1, 2)]
+        runs = pairs + runs[len(runs) - len(runs) % 2 :]
+    return runs[0]["id"]
