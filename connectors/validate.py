@@ -130,10 +130,16 @@ def _timestamp(name: str, raw: pl.DataFrame, fully_parsed: set[str]) -> tuple[pl
 
 def _integer(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     """(value as Int64, is-not-an-integer)."""
-    if name not in raw.schema or raw.schema[name] == pl.Null:
+    dtype = raw.schema.get(name)
+    if dtype is None or dtype == pl.Null:
         return pl.lit(None, dtype=pl.Int64), pl.lit(False)
+    if dtype.is_integer():
+        return pl.col(name).cast(pl.Int64), pl.lit(False)
     text = pl.col(name).cast(pl.String).str.strip_chars()
     text = pl.when(text == "").then(None).otherwise(text)
+    whole = text.cast(pl.Int64, strict=False)
+    if not raw.select((whole.is_null() & text.is_not_null()).any()).item():
+        return whole, pl.lit(False)  # every value is plain digits: no float parse needed
     as_float = text.cast(pl.Float64, strict=False)
     value = as_float.cast(pl.Int64, strict=False)
     bad = text.is_not_null() & (as_float.is_null() | (as_float != as_float.round(0)))

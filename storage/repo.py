@@ -115,10 +115,14 @@ def prepare_interactions(frame: pl.DataFrame, dialect: str) -> PreparedInteracti
     """Hash each row, keep the winning version of each interaction (survey answers carried forward) and
     convert the rows for ``dialect``'s DBAPI. ``frame`` must already be valid and in INTERACTION_SCHEMA."""
     rows = frame.select(*INTERACTION_COLUMNS, content_hash_expr(INTERACTION_COLUMNS).alias("row_hash"))
-    rows = rows.sort(["interaction_id", "updated_at", "row_hash"])
-    # Carry each version's survey answers forward so the newest version holds the latest known answers.
-    rows = rows.with_columns([pl.col(c).forward_fill().over("interaction_id") for c in SURVEY_COLUMNS])
-    rows = rows.unique("interaction_id", keep="last", maintain_order=True)
+    # Sorted by id, the rows reach the primary key's b-tree in order.
+    if rows["interaction_id"].n_unique() == rows.height:
+        rows = rows.sort("interaction_id")
+    else:
+        rows = rows.sort(["interaction_id", "updated_at", "row_hash"])
+        # Carry each version's survey answers forward so the newest version holds the latest known answers.
+        rows = rows.with_columns([pl.col(c).forward_fill().over("interaction_id") for c in SURVEY_COLUMNS])
+        rows = rows.unique("interaction_id", keep="last", maintain_order=True)
     db_rows = to_db_frame(rows, dialect)
     return PreparedInteractions(rows.with_row_index("_row"), db_rows, dialect)
 

@@ -129,3 +129,37 @@ def test_a_source_with_a_colon_is_quarantined(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.text("select source from interactions")).scalar() == "a"
     engine.dispose()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(["", " ", "4", " 7 ", "3.0", "2.5", "x", "-1", "11", "1e0", "+5"]),
+            st.integers(-3, 12).map(str),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_survey_scores_as_text_validate_alike_on_the_digits_only_path(scores: list[str | None]) -> None:
+    """A column of plain digits skips the float parse; the answer must be what the float parse gives."""
+    rows = [
+        {"external_id": str(i), "created_at": "2026-01-05T09:00:00Z", "csat": score}
+        for i, score in enumerate(scores)
+    ]
+    raw = pl.DataFrame(rows, schema={"external_id": pl.String, "created_at": pl.String, "csat": pl.String})
+    valid, problems = validate_interactions(raw, "shop")
+    for i, text in enumerate(scores):
+        stripped = (text or "").strip()
+        try:
+            number = float(stripped) if stripped else None
+        except ValueError:
+            number = float("nan")
+        ok = number is None or (number == number and number.is_integer() and 1 <= number <= 5)
+        row_problems = problems.filter((pl.col("row") == i + 1) & (pl.col("field") == "csat"))
+        assert (row_problems.height == 0) == ok, (text, row_problems)
+        if ok:
+            stored = valid.filter(pl.col("external_id") == str(i))["csat"].item()
+            assert stored == (None if number is None else int(number))
