@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,8 @@ from connectors.runner import run_connector
 from storage.db import make_engine, upgrade
 
 AnyFileConnector = GenericFilesConfig | ZendeskFilesConfig
+# One schema per bench process, so that two runs against one server do not drop each other's tables.
+BENCH_SCHEMA = f"servicelens_bench_{os.getpid()}"
 PAGE = 1000  # tickets per incremental-export page, as Zendesk returns them
 CHANNEL_TO_VIA = {"email": "email", "chat": "chat", "phone": "voice", "social": "twitter", "web": "web"}
 
@@ -133,15 +136,15 @@ def best_postgres(
     natives, times, rows = [], [], 0
     for _ in range(repeat):
         with admin.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS servicelens_bench CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA servicelens_bench")
-        engine = make_engine(f"{url}{sep}options=-csearch_path%3Dservicelens_bench")
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {BENCH_SCHEMA}")
+        engine = make_engine(f"{url}{sep}options=-csearch_path%3D{BENCH_SCHEMA}")
         natives.append(native_postgres(csv_path, engine))
         seconds, rows = ours(engine, connector)
         times.append(seconds)
         engine.dispose()
     with admin.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA servicelens_bench CASCADE")
+        conn.exec_driver_sql(f"DROP SCHEMA {BENCH_SCHEMA} CASCADE")
     admin.dispose()
     return min(natives), min(times), rows
 

@@ -22,7 +22,7 @@ from storage.sqlio import (
     bulk_insert,
     chunks,
     connection_for,
-    copy_csv,
+    copy_rows,
     execute_many,
     placeholder,
     read_frame,
@@ -215,7 +215,7 @@ def _copy_new_rows(conn: sa.Connection, table: str, frame: pl.DataFrame) -> bool
     cursor = conn.connection.cursor()
     cursor.execute("SAVEPOINT servicelens_copy_new")
     try:
-        copy_csv(cursor, table, frame)
+        copy_rows(cursor, table, frame)
     except psycopg.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT servicelens_copy_new")
         return False

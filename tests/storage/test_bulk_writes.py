@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 
@@ -39,3 +40,31 @@ def test_batches_written_in_many_slices_arrive_whole(
     subjects = dict(zip(stored["external_id"], stored["subject"], strict=True))
     assert subjects["7"] == "Wrong invoice"
     assert all(subjects[str(n)] == f"changed {n}" for n in range(8, 15))
+
+
+def test_copy_falls_back_to_csv_for_tables_without_a_binary_mapping(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    frame = pl.DataFrame({"label": ["a", None, "c"], "amount": ["1.50", "2", None]})
+    assert sqlio.binary_copy_dtypes("undeclared_table", frame.columns) is None
+    with engine.begin() as conn:
+        cursor = conn.connection.cursor()
+        cursor.execute("CREATE TEMP TABLE undeclared_table (label text, amount numeric)")
+        sqlio.copy_rows(cursor, "undeclared_table", frame)
+        rows = conn.exec_driver_sql("SELECT label, amount::text FROM undeclared_table ORDER BY label").all()
+    assert [tuple(r) for r in rows] == [("a", "1.50"), ("c", None), (None, "2")]
+
+
+def test_binary_copy_keeps_nulls_and_every_mapped_type(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    row = interaction("n", location=None, csat=None, nps=0, ces=7, reopens=3, closed_at=None, tags=[])
+    with engine.begin() as conn:
+        upsert_interactions(
+            conn, interactions_frame([row, interaction("m", subject="ünïcode ✓", tags=["a", "b"])])
+        )
+    stored = read_interactions(engine).sort("external_id")
+    expected = interactions_frame([interaction("m", subject="ünïcode ✓", tags=["a", "b"]), row]).sort(
+        "external_id"
+    )
+    assert stored.equals(expected)
