@@ -150,6 +150,8 @@ def upsert_interactions(
         )
     if prepared.rows.is_empty():
         return UpsertCounts()
+    if _copied_as_all_new(conn, prepared, now):
+        return UpsertCounts(inserted=prepared.rows.height)
     incoming = prepared.rows
     existing = _existing_versions(conn, incoming["interaction_id"].to_list())
     joined = incoming.join(existing, on="interaction_id", how="left")
@@ -176,10 +178,7 @@ def upsert_interactions(
     by_action = dict(zip(counts["action"].to_list(), counts["count"].to_list(), strict=True))
     written = joined.filter(pl.col("action").is_in(["insert", "update"]))["_row"].sort()
     if written.len():
-        stamp = pl.DataFrame({"ingested_at": [now or utcnow()]}, schema={"ingested_at": UTC_DATETIME})
-        db_frame = prepared.db_rows[written].with_columns(
-            pl.lit(to_db_frame(stamp, conn)["ingested_at"][0]).alias("ingested_at")
-        )
+        db_frame = _with_ingested_at(prepared.db_rows[written], conn, now)
         all_new = by_action.get("update", 0) == 0
         if not (all_new and _copy_new_rows(conn, "interactions", db_frame)):
             _write_upsert(conn, db_frame)
@@ -191,6 +190,32 @@ def upsert_interactions(
         by_action.get("update", 0) + by_action.get("fill", 0),
         by_action.get("keep", 0),
     )
+
+
+# Ids probed before a batch is copied without looking up every id (see _copied_as_all_new).
+NEW_BATCH_PROBE = 1000
+
+
+def _with_ingested_at(db_rows: pl.DataFrame, conn: sa.Connection, now: datetime | None) -> pl.DataFrame:
+    stamp = pl.DataFrame({"ingested_at": [now or utcnow()]}, schema={"ingested_at": UTC_DATETIME})
+    return db_rows.with_columns(pl.lit(to_db_frame(stamp, conn)["ingested_at"][0]).alias("ingested_at"))
+
+
+def _copied_as_all_new(conn: sa.Connection, prepared: PreparedInteractions, now: datetime | None) -> bool:
+    """PostgreSQL: COPY a batch that looks entirely new without looking up each of its ids.
+
+    When none of :data:`NEW_BATCH_PROBE` ids spread over the batch is stored (a first load, or a source
+    that only brings new interactions), the whole batch is copied straight into the table. A COPY that meets
+    a stored id fails and is undone to its savepoint, and the caller takes the general path: the result is
+    always the same, only the cost differs.
+    """
+    if conn.dialect.name != "postgresql":
+        return False
+    ids = prepared.rows["interaction_id"]
+    probe = ids.gather_every(max(1, ids.len() // NEW_BATCH_PROBE)).to_list()
+    if _stored_rows(conn, ["interaction_id"], probe):
+        return False
+    return _copy_new_rows(conn, "interactions", _with_ingested_at(prepared.db_rows, conn, now))
 
 
 def _fill_answers(conn: sa.Connection, frame: pl.DataFrame) -> None:

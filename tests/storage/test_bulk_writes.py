@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from storage import sqlio
+from storage import repo, sqlio
 from storage.db import make_engine, upgrade
 from storage.repo import read_interactions, upsert_interactions
 from tests.builders import BASE, interaction, interactions_frame
@@ -68,3 +68,23 @@ def test_binary_copy_keeps_nulls_and_every_mapped_type(engine: sa.Engine) -> Non
         "external_id"
     )
     assert stored.equals(expected)
+
+
+def test_a_batch_that_looks_new_but_holds_a_stored_id_is_still_upserted(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The probe sees only the first id, so the stored one is found only when the COPY meets it.
+    monkeypatch.setattr(repo, "NEW_BATCH_PROBE", 1)
+    stored = interaction("50", subject="old")
+    with engine.begin() as conn:
+        upsert_interactions(conn, interactions_frame([stored]))
+    later = BASE + timedelta(days=1)
+    batch = [interaction(str(n)) for n in range(10, 50)] + [
+        interaction("50", subject="new", updated_at=later)
+    ]
+    with engine.begin() as conn:
+        counts = upsert_interactions(conn, interactions_frame(batch))
+    assert (counts.inserted, counts.updated, counts.unchanged) == (40, 1, 0)
+    rows = read_interactions(engine)
+    assert rows.height == 41
+    assert rows.filter(pl.col("external_id") == "50")["subject"].item() == "new"
