@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,25 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, st
             raise UnreadableFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a document is decoded (and, for callers that wrap
+    more, while its records are read).
+
+    A decode creates tens of thousands of dicts and lists and no reference cycles, yet every few hundred
+    of them start a collection pass, and some of those walk every tracked object of the process: pausing
+    it makes a page decode two to three times faster. Objects are still freed by reference counting; the
+    collector is restored even on error, and left off if it already was.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_json_document(path: Path) -> Any:
     """A whole JSON file (an API response body, an export page)."""
     try:
@@ -90,7 +111,8 @@ def load_json_document(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise UnreadableFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return decode_json(text)
+        with cyclic_gc_paused():
+            return decode_json(text)
     except json.JSONDecodeError as exc:
         raise UnreadableFileError(
             path, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"

@@ -284,6 +284,27 @@ def read_json_records(path: Path, list_keys: tuple[str, ...]) -> Iterator[JsonRe
     members (cursors, ``end_of_stream``) are kept as page info. A file that is not JSON at all raises
     :class:`connectors.files.UnreadableFileError` naming the file, line and column.
     """
+    for chunk in read_json_chunks(path, list_keys, whole_lists=()):
+        assert isinstance(chunk, JsonRecord)  # no list is asked for whole
+        yield chunk
+
+
+@dataclass(frozen=True)
+class JsonList:
+    """One list of a JSON page handed over whole (see :func:`read_json_chunks`); its items are numbered
+    from 1 and belong to the stream ``key``, exactly as :func:`read_json_records` would yield them."""
+
+    key: str
+    items: list[Any]
+    page: dict[str, Any]
+
+
+def read_json_chunks(
+    path: Path, list_keys: tuple[str, ...], whole_lists: tuple[str, ...]
+) -> Iterator[JsonRecord | JsonList]:
+    """What :func:`read_json_records` yields, in the same order, except that each list of a JSON page named
+    in ``whole_lists`` comes as one :class:`JsonList`: a column-wise parser reads its items without one
+    :class:`JsonRecord` each."""
     if path.suffix.lower() in {".jsonl", ".ndjson"}:
         for number, value, line, error in iter_json_lines(path):
             yield _json_line(number, value, line, error)
@@ -299,7 +320,10 @@ def read_json_records(path: Path, list_keys: tuple[str, ...]) -> Iterator[JsonRe
     if lists:
         page = {k: v for k, v in document.items() if not isinstance(v, list)}
         for key in lists:
-            yield from _items(document[key], key, page)
+            if key in whole_lists:
+                yield JsonList(key, document[key], page)
+            else:
+                yield from _items(document[key], key, page)
     elif len(document) == 1 and isinstance(next(iter(document.values())), dict):
         yield from _items(list(document.values()), next(iter(document)), {})  # {"ticket_metric": {...}}
     else:

@@ -8,74 +8,64 @@ for the SLA engine. Names, metrics, ratings and requesters are joined across eve
 (:func:`connectors.zendesk_context.collect_zendesk_context`), so a ratings page or an audits page needs no copy of the tickets.
 Zendesk rates satisfaction good/bad only; NPS and CES come from the ticket custom fields a survey integration
 writes (``nps_field`` / ``ces_field``).
+
+A file's tickets are mapped column-wise (:mod:`connectors.zendesk_frame`); :func:`map_ticket` maps one
+ticket at a time, for the API pages and for the tickets the columns leave to it (odd shapes, rejections),
+with the same rules (:mod:`connectors.zendesk_fields`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.config import ZendeskApiConfig, ZendeskFilesConfig
+import polars as pl
+
+from connectors.base import SOURCE_ROW, Batch
+from connectors.files import UnreadableFileError
 from connectors.parsing import (
     BatchBuilder,
     JsonRecord,
     ParsedFile,
     RecordError,
+    columns_frame,
+    event_frame_schema,
     id_text,
-    map_value,
-    survey_score,
+    interaction_frame_schema,
     text_or_none,
     to_utc,
 )
-from connectors.zendesk_context import ZendeskContext, ZendeskNames, read_zendesk_streams
-from servicelens.model import Channel, EventType, Priority, Status
+from connectors.zendesk_columns import TicketColumns
+from connectors.zendesk_context import ZendeskContext, ZendeskNames, decode_zendesk_file
+from connectors.zendesk_fields import (
+    CHANNEL_MAP,
+    PRIORITY_MAP,
+    STATUS_MAP,
+    ZendeskOptions,
+    channel_of,
+    csat_from_score,
+    custom_field_value,
+    is_deleted,
+    priority_of,
+    survey_answer,
+    ticket_custom_fields,
+    ticket_status,
+)
+from connectors.zendesk_frame import map_ticket_columns
+from servicelens.model import EventType, Status
 
-ZendeskOptions = ZendeskFilesConfig | ZendeskApiConfig
-
-STATUS_MAP: dict[str, str] = {
-    "new": Status.NEW,
-    "open": Status.OPEN,
-    "pending": Status.PENDING,
-    "hold": Status.ON_HOLD,
-    "on-hold": Status.ON_HOLD,
-    "solved": Status.SOLVED,
-    "closed": Status.CLOSED,
-}
-PRIORITY_MAP: dict[str, str] = {p.value: p for p in Priority}
-# via.channel values from Zendesk's "Via object reference"; anything else is `other`.
-CHANNEL_MAP: dict[str, str] = {
-    **dict.fromkeys(["email", "mail"], Channel.EMAIL),
-    **dict.fromkeys(
-        ["web", "web_form", "web_widget", "web_service", "help_center", "mobile", "mobile_sdk"], Channel.WEB
-    ),
-    **dict.fromkeys(
-        ["chat", "chat_transcript", "native_messaging", "messaging", "sunshine_conversations"], Channel.CHAT
-    ),
-    **dict.fromkeys(
-        ["voice", "phone", "phone_call_inbound", "phone_call_outbound", "sms", "text"], Channel.PHONE
-    ),
-    **dict.fromkeys(
-        [
-            "twitter",
-            "twitter_dm",
-            "facebook",
-            "facebook_post",
-            "facebook_messenger",
-            "instagram_dm",
-            "whatsapp",
-            "line",
-            "wechat",
-            "telegram",
-            "viber",
-            "google_rcs",
-            "apple_business_chat",
-            "kakaotalk",
-        ],
-        Channel.SOCIAL,
-    ),
-}
+__all__ = [
+    "CHANNEL_MAP",
+    "PRIORITY_MAP",
+    "STATUS_MAP",
+    "add_audit_events",
+    "csat_from_score",
+    "map_ticket",
+    "map_ticket_records",
+    "parse_zendesk_file",
+]
 
 
 def parse_zendesk_file(
@@ -89,21 +79,13 @@ def parse_zendesk_file(
     builder = BatchBuilder(options.source_name, path.name)
     decoded = context.take_decoded(path) if context is not None else None
     if decoded is None:
-        streams = read_zendesk_streams(path, builder)
-    else:  # decoded once while collecting the folder's context
-        decoded.reject_undecodable(builder)
-        streams = decoded.streams
+        decoded = decode_zendesk_file(path)
+    decoded.reject_undecodable(builder)
     context = context or ZendeskContext()
-    context.add_streams(streams)  # this file's records win over older copies from other files
+    context.add_decoded(decoded)  # this file's records win over older copies from other files
+    streams = decoded.streams
     names = context.names
-    for record in streams.pop("tickets", []):
-        assert record.data is not None
-        try:
-            values = map_ticket(record.data, options, names, context.metrics, context.ratings)
-        except RecordError as exc:
-            builder.reject(record.row, exc.field, exc.reason, record.raw)
-            continue
-        builder.add_interaction(record.row, values)
+    mapped = _map_tickets(path, decoded.stamp, decoded.tickets, options, context, builder)
     ratings = [r for r in streams.pop("satisfaction_ratings", []) if _is_answered(r)]
     for label, records in (
         ("ticket_metrics", streams.pop("ticket_metrics", [])),
@@ -136,7 +118,7 @@ def parse_zendesk_file(
         except RecordError as exc:
             builder.reject(record.row, exc.field, exc.reason, record.raw)
     return ParsedFile(
-        batch=builder.build(),
+        batch=_batch(builder, mapped),
         schedules=[r.data for r in streams.pop("schedules", []) if r.data],
         sla_policies=[r.data for r in streams.pop("sla_policies", []) if r.data],
         other_streams={
@@ -145,18 +127,64 @@ def parse_zendesk_file(
     )
 
 
+def _map_tickets(
+    path: Path,
+    stamp: tuple[int, int],
+    tickets: TicketColumns,
+    options: ZendeskOptions,
+    context: ZendeskContext,
+    builder: BatchBuilder,
+) -> pl.DataFrame | None:
+    """Tickets mapped column-wise; those left to :func:`map_ticket` go to ``builder`` (rows or rejections)."""
+    if tickets.height == 0:
+        return None
+    mapped, left = map_ticket_columns(tickets, options, context, path.name)
+    if left:
+        records = tickets.records(left)
+        if records is None:  # kept as columns only: their records are read again
+            again = decode_zendesk_file(path)
+            if again.stamp != stamp or again.tickets.height != tickets.height:
+                raise UnreadableFileError(path, "changed while being read; the next run reads it again")
+            records = again.tickets.records(left)
+            assert records is not None
+        map_ticket_records(records, options, context, builder)
+    return mapped
+
+
+def map_ticket_records(
+    records: Iterable[JsonRecord], options: ZendeskOptions, context: ZendeskContext, builder: BatchBuilder
+) -> None:
+    """Tickets mapped one by one with :func:`map_ticket`: rows, or rejections naming the field."""
+    for record in records:
+        assert record.data is not None
+        try:
+            values = map_ticket(record.data, options, context.names, context.metrics, context.ratings)
+        except RecordError as exc:
+            builder.reject(record.row, exc.field, exc.reason, record.raw)
+            continue
+        builder.add_interaction(record.row, values)
+
+
+def _batch(builder: BatchBuilder, mapped: pl.DataFrame | None) -> Batch:
+    """What ``builder.build()`` gives, with the tickets mapped column-wise among the builder's rows in
+    file order. Frames of no rows are made from their schemas: building them from empty lists costs
+    more than mapping a page, and loads pandas through arrow."""
+    frames = []
+    for columns, schema in (
+        (builder.interactions, interaction_frame_schema()),
+        (builder.events, event_frame_schema()),
+    ):
+        frames.append(columns_frame(columns, schema) if columns[SOURCE_ROW] else pl.DataFrame(schema=schema))
+    interactions, events = frames
+    if mapped is not None:
+        interactions = (
+            mapped if interactions.is_empty() else pl.concat([mapped, interactions]).sort(SOURCE_ROW)
+        )
+    return Batch(builder.source, interactions, events, list(builder.rejections))
+
+
 def _is_answered(record: JsonRecord) -> bool:
     return str((record.data or {}).get("score", "")).lower() in {"good", "bad"}
-
-
-def csat_from_score(score: Any, options: ZendeskOptions) -> int | None:
-    """Zendesk rates good/bad; these become ``csat_good``/``csat_bad`` (default 5 and 1), others empty."""
-    value = str(score or "").lower()
-    if value == "good":
-        return options.csat_good
-    if value == "bad":
-        return options.csat_bad
-    return None
 
 
 def map_ticket(
@@ -174,8 +202,8 @@ def map_ticket(
     if external_id is None:
         raise RecordError("id", "ticket without an id")
     tags = [str(t) for t in ticket.get("tags") or []]
-    status = _status(ticket.get("status"), "status", options)
-    if str(ticket.get("status", "")).lower() == "deleted":
+    status = ticket_status(ticket.get("status"), "status", options)
+    if is_deleted(ticket.get("status", "")):
         tags.append("deleted")
     created_at = to_utc(ticket.get("created_at"), "created_at")
     updated_at = to_utc(ticket.get("updated_at"), "updated_at") or created_at
@@ -186,14 +214,12 @@ def map_ticket(
     via = ticket.get("via") or {}
     return {
         "external_id": external_id,
-        "channel": map_value(
-            via.get("channel"), "via.channel", CHANNEL_MAP, options.channel_map, Channel.OTHER
-        ),
+        "channel": channel_of(via.get("channel"), options),
         "location": _location(ticket, options, names),
         "team": names.name("groups", ticket.get("group_id")),
         "agent": names.name("users", ticket.get("assignee_id")),
         "customer": names.customer(ticket.get("requester_id")),
-        "priority": map_value(ticket.get("priority"), "priority", PRIORITY_MAP, options.priority_map),
+        "priority": priority_of(ticket.get("priority"), options),
         "status": status,
         "subject": text_or_none(ticket.get("subject")),
         "created_at": created_at,
@@ -203,40 +229,16 @@ def map_ticket(
         "updated_at": updated_at,
         "reopens": metric.get("reopens"),
         "csat": csat_from_score(rating.get("score"), options) if isinstance(rating, dict) else None,
-        "nps": _survey_field(ticket, options.nps_field, "nps"),
-        "ces": _survey_field(ticket, options.ces_field, "ces"),
+        "nps": survey_answer(ticket_custom_fields(ticket), options.nps_field, "nps"),
+        "ces": survey_answer(ticket_custom_fields(ticket), options.ces_field, "ces"),
         "tags": tags,
     }
 
 
-def _status(value: Any, field_name: str, options: ZendeskOptions) -> str | None:
-    """Deleted tickets have no canonical status: kept as closed (tagged `deleted`) or rejected, per config."""
-    if str(value or "").lower() == "deleted":
-        if options.deleted_tickets == "reject":
-            raise RecordError(field_name, "ticket was deleted in Zendesk")
-        return Status.CLOSED
-    return map_value(value, field_name, STATUS_MAP, options.status_map)
-
-
-def _custom_field(ticket: dict[str, Any], field_id: str) -> Any:
-    """The value of a ticket custom field (``custom_fields``, else ``fields``), None when absent."""
-    for custom in ticket.get("custom_fields") or ticket.get("fields") or []:
-        if isinstance(custom, dict) and str(custom.get("id")) == field_id:
-            return custom.get("value")
-    return None
-
-
 def _location(ticket: dict[str, Any], options: ZendeskOptions, names: ZendeskNames) -> str | None:
     if options.location_field:
-        return text_or_none(_custom_field(ticket, options.location_field))
+        return text_or_none(custom_field_value(ticket_custom_fields(ticket), options.location_field))
     return names.name("organizations", ticket.get("organization_id"))
-
-
-def _survey_field(ticket: dict[str, Any], field_id: int | None, score: str) -> int | None:
-    """An NPS or CES answer a survey integration wrote into a ticket custom field."""
-    if field_id is None:
-        return None
-    return survey_score(_custom_field(ticket, str(field_id)), f"custom_fields[id={field_id}]", score)
 
 
 def _after_minutes(start: datetime | None, minutes: Any) -> datetime | None:
@@ -279,7 +281,7 @@ def add_audit_events(
                     builder, record.row, ticket_id, event, audit.get("created_at"), names, requesters
                 )
             elif event.get("type") in {"Create", "Change"} and event.get("field_name") == "status":
-                status = _status(event.get("value"), f"events[{index}].value", options)
+                status = ticket_status(event.get("value"), f"events[{index}].value", options)
                 builder.add_event(
                     record.row,
                     ticket_id,

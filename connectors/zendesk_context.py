@@ -3,7 +3,7 @@ addresses and roles (groups, organizations, users), ticket metrics, satisfaction
 
 :func:`collect_zendesk_context` reads them from every JSON file of the folder, so a ratings page or an
 audits page needs no copy of the tickets, and keeps what it decoded for the parse of the same run;
-:func:`read_zendesk_streams` sorts one file's records by stream.
+:func:`decode_zendesk_file` sorts one file's records by stream, its tickets as typed columns.
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.files import UnreadableFileError
+import polars as pl
+
+from connectors.files import UnreadableFileError, cyclic_gc_paused
 from connectors.parsing import (
     JSON_SUFFIXES,
     BatchBuilder,
+    JsonList,
     JsonRecord,
     id_text,
-    read_json_records,
+    read_json_chunks,
     text_or_none,
 )
+from connectors.zendesk_columns import RECORD_BYTES, TicketColumns, TicketSource, ticket_columns
 
 _LIST_KEYS = (
     "tickets",
@@ -50,8 +54,10 @@ _SYSTEM_USER_ID = "-1"  # Zendesk's author of changes made by triggers, automati
 # Only these fields of metrics and ratings are kept for joins across files (memory stays small).
 _METRIC_FIELDS = ("ticket_id", "reply_time_in_minutes", "solved_at", "reopens")
 _RATING_FIELDS = ("ticket_id", "score", "updated_at")
-# Decoded records kept between context collection and parsing (about 1-2 KB each): bounds the memory.
-KEEP_DECODED_RECORDS = 250_000
+# Estimated memory of the decoded files kept between context collection and parsing: bounds the memory.
+# Tickets are kept as typed columns (about 100-300 bytes each), other records whole (about 1-2 KB each).
+KEEP_DECODED_BYTES = 512 * 1024 * 1024
+TICKETS = "tickets"
 
 
 class ZendeskNames:
@@ -136,13 +142,32 @@ class ZendeskContext:
             self.metrics[id_text((record.data or {}).get("ticket_id"))] = _trimmed(record, _METRIC_FIELDS)
         for record in streams.get("satisfaction_ratings", []):
             self._add_rating(record)
-        for record in streams.get("tickets", []):
-            ticket = record.data or {}
-            ticket_id = id_text(ticket.get("id"))
-            if ticket_id is not None:
-                self.tickets.add(ticket_id)
-                if requester := id_text(ticket.get("requester_id")):
-                    self.requesters[ticket_id] = requester
+
+    def add_decoded(self, decoded: DecodedFile) -> None:
+        self.add_streams(decoded.streams)
+        self.add_tickets(decoded.tickets)
+
+    def add_tickets(self, tickets: TicketColumns) -> None:
+        """The ids of the file's tickets, and their requesters (a later ticket of the same id wins)."""
+        if not tickets.odd:  # every id and requester is a whole number or null: read from the columns
+            self._add_ticket_columns(tickets.frame["id"].cast(pl.String), tickets.frame["requester_id"])
+            return
+        ids = tickets.id_texts()
+        self.tickets.update(ticket_id for ticket_id in ids if ticket_id is not None)
+        self.requesters.update(
+            (ticket_id, requester)
+            for ticket_id, requester in zip(ids, tickets.requester_texts(), strict=True)
+            if ticket_id is not None and requester
+        )
+
+    def _add_ticket_columns(self, ids: pl.Series, requesters: pl.Series) -> None:
+        self.tickets.update(ids.to_list())
+        if requesters.null_count() < requesters.len():
+            known = requesters.is_not_null()
+            pairs = zip(
+                ids.filter(known).to_list(), requesters.filter(known).cast(pl.String).to_list(), strict=True
+            )
+            self.requesters.update(pairs)
 
     def _add_rating(self, record: JsonRecord) -> None:
         """Keep the newest answered rating per ticket (offered-but-unanswered ratings carry no score)."""
@@ -162,25 +187,19 @@ def _trimmed(record: JsonRecord, keep: tuple[str, ...]) -> JsonRecord:
     return JsonRecord(record.row, record.stream, {k: data.get(k) for k in keep}, "")
 
 
-def read_zendesk_streams(path: Path, builder: BatchBuilder | None) -> dict[str, list[JsonRecord]]:
-    """One file's decodable records by stream; undecodable ones are rejected in ``builder`` when given."""
-    decoded = _decode(path)
-    if builder is not None:
-        decoded.reject_undecodable(builder)
-    return decoded.streams
-
-
 @dataclass
 class DecodedFile:
-    """One file's records as decoded while collecting the context, kept for its parse in the same run."""
+    """One file's records sorted by stream (tickets as typed columns), as decoded while collecting the
+    context and kept for its parse in the same run."""
 
     stamp: tuple[int, int]  # (mtime_ns, size) when decoded: a file changed since is decoded again
-    streams: dict[str, list[JsonRecord]]
+    streams: dict[str, list[JsonRecord]]  # every stream but the tickets
+    tickets: TicketColumns
     undecodable: list[JsonRecord]
 
-    @property
-    def record_count(self) -> int:
-        return sum(map(len, self.streams.values())) + len(self.undecodable)
+    def estimated_bytes(self) -> int:
+        whole_records = sum(map(len, self.streams.values())) + len(self.undecodable)
+        return RECORD_BYTES * whole_records + self.tickets.estimated_bytes()
 
     def reject_undecodable(self, builder: BatchBuilder) -> None:
         for record in self.undecodable:
@@ -192,39 +211,50 @@ def _stamp(path: Path) -> tuple[int, int]:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _decode(path: Path) -> DecodedFile:
+def decode_zendesk_file(path: Path) -> DecodedFile:
+    """One file's records by stream; its tickets as :class:`TicketColumns` that still hold their records.
+    A file that is not JSON at all raises :class:`connectors.files.UnreadableFileError`."""
     stamp = _stamp(path)
     streams: dict[str, list[JsonRecord]] = defaultdict(list)
     undecodable: list[JsonRecord] = []
-    for record in read_json_records(path, _LIST_KEYS):
-        if record.data is None:
-            undecodable.append(record)
-        else:
-            streams[_stream_of(record)].append(record)
-    return DecodedFile(stamp, streams, undecodable)
+    tickets = TicketSource()
+    # The decoded tickets live until their columns are built: collections started meanwhile would move
+    # them to older generations, whose passes also walk the folder's ever larger sets of ids.
+    with cyclic_gc_paused():
+        for chunk in read_json_chunks(path, _LIST_KEYS, whole_lists=(TICKETS,)):
+            if isinstance(chunk, JsonList):
+                tickets.add_list(chunk, undecodable)
+            elif chunk.data is None:
+                undecodable.append(chunk)
+            elif (stream := _stream_of(chunk)) == TICKETS:
+                tickets.add_record(chunk)
+            else:
+                streams[stream].append(chunk)
+        return DecodedFile(stamp, streams, ticket_columns(tickets), undecodable)
 
 
 def collect_zendesk_context(
-    paths: Iterable[Path], keep_decoded_records: int = KEEP_DECODED_RECORDS
+    paths: Iterable[Path], keep_decoded_bytes: int = KEEP_DECODED_BYTES
 ) -> ZendeskContext:
     """Names, metrics, ratings and requesters from every JSON file of an export folder (files that cannot be
     read are left out here).
 
-    The decoded records of the first files, up to ``keep_decoded_records`` records in all, stay in the
-    context so that parsing them in the same run does not decode them again (see
-    :meth:`ZendeskContext.take_decoded`).
+    What the first files decoded, up to ``keep_decoded_bytes`` (estimated) in all, stays in the context so
+    that parsing them in the same run does not decode them again (see :meth:`ZendeskContext.take_decoded`).
     """
     context = ZendeskContext()
     kept = 0
     for path in paths:
         if path.suffix.lower() in JSON_SUFFIXES:
             try:
-                decoded = _decode(path)
+                decoded = decode_zendesk_file(path)
             except UnreadableFileError:
                 continue  # reported with its reason when the file itself is parsed
-            context.add_streams(decoded.streams)
-            if kept + decoded.record_count <= keep_decoded_records:
-                kept += decoded.record_count
+            context.add_decoded(decoded)
+            decoded.tickets.source = None  # the columns hold what the parse needs
+            size = decoded.estimated_bytes()
+            if kept + size <= keep_decoded_bytes:
+                kept += size
                 context.decoded[path.resolve()] = decoded
     return context
 
@@ -239,4 +269,4 @@ def _stream_of(record: JsonRecord) -> str:
         return "ticket_metrics"
     if "score" in data and "ticket_id" in data:
         return "satisfaction_ratings"
-    return "tickets"
+    return TICKETS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import connectors.files
 import connectors.parsing
 from connectors.config import ZendeskFilesConfig
 from connectors.files import UnreadableFileError, decode_json, iter_json_lines, load_json_document
@@ -76,11 +78,11 @@ def test_a_file_parsed_twice_or_changed_since_is_decoded_again(
 
 def test_the_kept_records_are_bounded(samples: Path, tmp_path: Path, decodes: list[str]) -> None:
     files = _copy_export(samples, tmp_path)
-    assert collect_zendesk_context(files, keep_decoded_records=0).decoded == {}
+    assert collect_zendesk_context(files, keep_decoded_bytes=0).decoded == {}
     first = files[0]
-    records = collect_zendesk_context([first]).decoded[first.resolve()].record_count
-    assert records > 0
-    kept = collect_zendesk_context(files, keep_decoded_records=records).decoded
+    size = collect_zendesk_context([first]).decoded[first.resolve()].estimated_bytes()
+    assert size > 0
+    kept = collect_zendesk_context(files, keep_decoded_bytes=size).decoded
     assert list(kept) == [first.resolve()]
 
 
@@ -146,3 +148,29 @@ json_values = st.recursive(
 def test_documents_decode_as_the_standard_library_decodes_them(value: object) -> None:
     text = json.dumps(value, ensure_ascii=False)
     assert decode_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_garbage_collector_is_paused_only_while_decoding(tmp_path: Path, enabled_before: bool) -> None:
+    seen: list[bool] = []
+
+    def decoding(text: str) -> object:
+        seen.append(gc.isenabled())
+        if text.startswith("{"):
+            return {}
+        raise json.JSONDecodeError("Expecting value", text, 0)
+
+    page, broken = tmp_path / "page.json", tmp_path / "broken.json"
+    page.write_text("{}")
+    broken.write_text("x")
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(connectors.files, "decode_json", decoding)
+            load_json_document(page)
+            with pytest.raises(UnreadableFileError):
+                load_json_document(broken)
+        assert seen == [False, False] and gc.isenabled() is enabled_before
+    finally:
+        gc.enable() if was else gc.disable()
