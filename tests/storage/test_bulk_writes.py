@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import polars as pl
@@ -10,17 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from storage import repo, sqlio
-from storage.db import make_engine, upgrade
 from storage.repo import read_interactions, upsert_interactions
 from tests.builders import BASE, interaction, interactions_frame
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def test_batches_written_in_many_slices_arrive_whole(

@@ -4,18 +4,16 @@ Also the timestamp text written to SQLite."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 
 import polars as pl
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from servicelens.model import INTERACTION_SCHEMA, UTC_DATETIME
-from storage.db import alembic_config, make_engine, upgrade
+from storage.db import alembic_config, upgrade
 from storage.repo import (
     EVENT_COLUMNS,
     INTERACTION_COLUMNS,
@@ -100,14 +98,6 @@ def _blake2b_of_text(frame: pl.DataFrame, columns: list[str], digest_size: int) 
         text = "\x1f".join(fields).encode()
         out.append(hashlib.blake2b(text, digest_size=digest_size).hexdigest())
     return out
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _stored(engine: sa.Engine) -> tuple[dict[str, str], list[str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -10,19 +9,11 @@ import sqlalchemy as sa
 from alembic import command
 
 from storage import repo
-from storage.db import alembic_config, make_engine, upgrade
+from storage.db import alembic_config, upgrade
 from storage.repo import read_interactions, upsert_interactions
 from tests.builders import BASE, interaction, interactions_frame
 
 DROPPED_INDEXES = {"ix_interactions_created_at", "ix_interactions_updated_at", "ix_interactions_customer"}
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _index_names(engine: sa.Engine) -> set[str]:

@@ -35,6 +35,7 @@ INTERACTION_ROW = {
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
+    """Not migrated: each test chooses the revisions it starts from."""
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
