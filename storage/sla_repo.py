@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 import polars as pl
 import sqlalchemy as sa
 
@@ -75,13 +76,20 @@ def _prepared(results: pl.DataFrame, evaluated_at: datetime, fingerprint: str) -
 
 def _delete_for(conn: sa.Connection, interaction_ids: Sequence[str]) -> int:
     cursor = conn.connection.cursor()
+    ids = list(dict.fromkeys(interaction_ids))
+    if conn.dialect.name == "postgresql":
+        # One join against the ids as a JSON array walks the key once per id; ``= ANY(array)`` in chunks
+        # can be planned as a sequential scan per chunk while the statistics predate a large load.
+        cursor.execute(
+            "DELETE FROM sla_results AS r USING json_array_elements_text(%s::json) AS wanted(id) "
+            "WHERE r.interaction_id = wanted.id",
+            (orjson.dumps(ids).decode(),),
+        )
+        return max(cursor.rowcount, 0)
     deleted = 0
-    for chunk in chunks(list(dict.fromkeys(interaction_ids)), KEY_LOOKUP_CHUNK):
-        if conn.dialect.name == "postgresql":
-            cursor.execute("DELETE FROM sla_results WHERE interaction_id = ANY(%s)", (list(chunk),))
-        else:
-            marks = ", ".join("?" * len(chunk))
-            cursor.execute(f"DELETE FROM sla_results WHERE interaction_id IN ({marks})", tuple(chunk))
+    for chunk in chunks(ids, KEY_LOOKUP_CHUNK):
+        marks = ", ".join("?" * len(chunk))
+        cursor.execute(f"DELETE FROM sla_results WHERE interaction_id IN ({marks})", tuple(chunk))
         deleted += max(cursor.rowcount, 0)
     return deleted
 
