@@ -12,6 +12,9 @@ from storage import repo, sqlio
 from storage.repo import read_interactions, upsert_interactions
 from tests.builders import BASE, interaction, interactions_frame
 
+# COPY is PostgreSQL's: these run only against the PostgreSQL database of the db_url fixture.
+POSTGRES_ONLY = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+
 
 def test_batches_written_in_many_slices_arrive_whole(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
@@ -32,9 +35,8 @@ def test_batches_written_in_many_slices_arrive_whole(
     assert all(subjects[str(n)] == f"changed {n}" for n in range(8, 15))
 
 
+@POSTGRES_ONLY
 def test_copy_falls_back_to_csv_for_tables_without_a_binary_mapping(engine: sa.Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("COPY is PostgreSQL's")
     frame = pl.DataFrame({"label": ["a", None, "c"], "amount": ["1.50", "2", None]})
     assert sqlio.binary_copy_dtypes("undeclared_table", frame.columns) is None
     with engine.begin() as conn:
@@ -45,9 +47,8 @@ def test_copy_falls_back_to_csv_for_tables_without_a_binary_mapping(engine: sa.E
     assert [tuple(r) for r in rows] == [("a", "1.50"), ("c", None), (None, "2")]
 
 
+@POSTGRES_ONLY
 def test_binary_copy_keeps_nulls_and_every_mapped_type(engine: sa.Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("COPY is PostgreSQL's")
     row = interaction("n", location=None, csat=None, nps=0, ces=7, reopens=3, closed_at=None, tags=[])
     with engine.begin() as conn:
         upsert_interactions(
