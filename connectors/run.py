@@ -136,17 +136,18 @@ def prefetched(items: Iterable[T], prepare: Callable[[T], U]) -> Iterator[U]:
     ``items`` or ``prepare`` reaches the caller at the item where it happened, after every item before it.
     """
     iterator = iter(items)
-    finished = object()
 
-    def next_prepared() -> U | object:
-        item = next(iterator, finished)
-        return finished if item is finished else prepare(item)  # type: ignore[arg-type]
+    def next_prepared() -> tuple[U] | None:
+        """The next item prepared (in a 1-tuple, as ``prepare`` may return None), or None at the end."""
+        for item in iterator:
+            return (prepare(item),)
+        return None
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="servicelens-prepare") as pool:
         pending = pool.submit(next_prepared)
-        while (value := pending.result()) is not finished:
+        while (prepared := pending.result()) is not None:
             pending = pool.submit(next_prepared)
-            yield value  # type: ignore[misc]
+            yield prepared[0]
 
 
 def load_batch(

@@ -106,8 +106,8 @@ class PreparedInteractions:
     """Incoming interactions reduced to one version each, hashed and converted for the database: the part
     of an upsert that needs no connection, so a loader can run it while the previous batch is written."""
 
-    rows: pl.DataFrame  # INTERACTION_COLUMNS, row_hash and _row (position in db_rows)
-    db_rows: pl.DataFrame  # INTERACTION_COLUMNS and row_hash as the DBAPI of ``dialect`` binds them
+    rows: pl.DataFrame  # INTERACTION_COLUMNS and row_hash, sorted by interaction_id
+    db_rows: pl.DataFrame  # the same rows, in the same order, as the DBAPI of ``dialect`` binds them
     dialect: str
 
 
@@ -123,8 +123,7 @@ def prepare_interactions(frame: pl.DataFrame, dialect: str) -> PreparedInteracti
         # Carry each version's survey answers forward so the newest version holds the latest known answers.
         rows = rows.with_columns([pl.col(c).forward_fill().over("interaction_id") for c in SURVEY_COLUMNS])
         rows = rows.unique("interaction_id", keep="last", maintain_order=True)
-    db_rows = to_db_frame(rows, dialect)
-    return PreparedInteractions(rows.with_row_index("_row"), db_rows, dialect)
+    return PreparedInteractions(rows, to_db_frame(rows, dialect), dialect)
 
 
 def upsert_interactions(
@@ -145,14 +144,12 @@ def upsert_interactions(
         frame = prepare_interactions(frame, conn.dialect.name)
     prepared = frame
     if prepared.dialect != conn.dialect.name:
-        prepared = PreparedInteractions(
-            prepared.rows, to_db_frame(prepared.rows.drop("_row"), conn), conn.dialect.name
-        )
+        prepared = PreparedInteractions(prepared.rows, to_db_frame(prepared.rows, conn), conn.dialect.name)
     if prepared.rows.is_empty():
         return UpsertCounts()
     if _copied_as_all_new(conn, prepared, now):
         return UpsertCounts(inserted=prepared.rows.height)
-    incoming = prepared.rows
+    incoming = prepared.rows.with_row_index("_row")  # position in db_rows
     existing = _existing_versions(conn, incoming["interaction_id"].to_list())
     joined = incoming.join(existing, on="interaction_id", how="left")
     is_new = pl.col("old_hash").is_null()

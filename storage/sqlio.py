@@ -100,7 +100,10 @@ def _binary_dtype(column_type: sa.types.TypeEngine[Any]) -> pl.DataType | None:
 def binary_copy_dtypes(table: str, columns: Sequence[str]) -> dict[str, pl.DataType] | None:
     """Polars types that make ``columns`` of the declared ``table`` binary-COPY-able, or None when a column is
     unknown or of a type without a binary mapping here."""
-    from storage.tables import metadata  # the declared tables; imported late to keep this module low-level
+    # The declared tables, imported late to keep this module below them; the audit and SLA modules register
+    # their tables on the same metadata.
+    from storage import audit_tables, sla_tables  # noqa: F401
+    from storage.tables import metadata
 
     declared = metadata.tables.get(table)
     if declared is None:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
-from storage.db import make_engine, upgrade
 from storage.repo import read_events, read_interactions
 from storage.runs import read_quarantine
 
@@ -29,14 +26,6 @@ INTERACTION_HEADER = [
     "csat",
 ]
 EVENT_HEADER = ["interaction_id", "at", "type", "status", "author", "body"]
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def interaction_row(i: int, minutes: int = 0, **overrides: Any) -> dict[str, Any]:
