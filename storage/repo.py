@@ -4,6 +4,7 @@ polars in the canonical schema. The dialect-level I/O lives in :mod:`storage.sql
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from storage.sqlio import (
     to_db_frame,
     utcnow,
 )
+from storage.sqlite_staging import can_stage, staged_insert
 
 INTERACTION_COLUMNS = list(INTERACTION_SCHEMA)
 EVENT_COLUMNS = list(EVENT_SCHEMA)
@@ -199,20 +201,25 @@ def _with_ingested_at(db_rows: pl.DataFrame, conn: sa.Connection, now: datetime 
 
 
 def _copied_as_all_new(conn: sa.Connection, prepared: PreparedInteractions, now: datetime | None) -> bool:
-    """PostgreSQL: COPY a batch that looks entirely new without looking up each of its ids.
+    """Write a batch that looks entirely new without looking up each of its ids.
 
     When none of :data:`NEW_BATCH_PROBE` ids spread over the batch is stored (a first load, or a source
-    that only brings new interactions), the whole batch is copied straight into the table. A COPY that meets
-    a stored id fails and is undone to its savepoint, and the caller takes the general path: the result is
-    always the same, only the cost differs.
+    that only brings new interactions), the whole batch goes straight into the table: PostgreSQL's COPY, or
+    SQLite's staged INSERT. A write that meets a stored id fails and is undone, and the caller takes the
+    general path: the result is always the same, only the cost differs.
     """
-    if conn.dialect.name != "postgresql":
+    if not _can_copy(conn, prepared.rows.height):
         return False
     ids = prepared.rows["interaction_id"]
     probe = ids.gather_every(max(1, ids.len() // NEW_BATCH_PROBE)).to_list()
     if _stored_rows(conn, ["interaction_id"], probe):
         return False
     return _copy_new_rows(conn, "interactions", _with_ingested_at(prepared.db_rows, conn, now))
+
+
+def _can_copy(conn: sa.Connection, rows: int) -> bool:
+    """Whether rows can be written without a conflict clause, the write being undone whole if one conflicts."""
+    return conn.dialect.name == "postgresql" or can_stage(conn, rows)
 
 
 def _fill_answers(conn: sa.Connection, frame: pl.DataFrame) -> None:
@@ -224,12 +231,20 @@ def _fill_answers(conn: sa.Connection, frame: pl.DataFrame) -> None:
 
 
 def _copy_new_rows(conn: sa.Connection, table: str, frame: pl.DataFrame) -> bool:
-    """PostgreSQL: COPY rows that were not stored at lookup time straight into ``table``.
+    """Write rows that were not stored at lookup time straight into ``table``, without a conflict check.
 
-    Skips the staging table and the conflict check. If another writer stored one of the keys since the
-    lookup, the COPY is undone to its savepoint and False tells the caller to upsert instead. SQLite
-    (and any other dialect) always returns False.
+    PostgreSQL: COPY, undone to its savepoint if another writer stored one of the keys since the lookup.
+    SQLite: one staged INSERT (:mod:`storage.sqlite_staging`), which SQLite undoes whole when it fails; where
+    staging does not apply nothing is written. False tells the caller to upsert instead.
     """
+    if conn.dialect.name == "sqlite":
+        if not can_stage(conn, frame.height):
+            return False
+        try:
+            staged_insert(conn, table, frame, "")
+        except sqlite3.IntegrityError:
+            return False
+        return True
     if conn.dialect.name != "postgresql":
         return False
     import psycopg.errors  # only present where PostgreSQL is used

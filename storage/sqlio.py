@@ -13,6 +13,8 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from storage.sqlite_staging import staged_insert
+
 SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
 KEY_LOOKUP_CHUNK = 5000
 
@@ -147,7 +149,9 @@ def bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflic
     """INSERT the frame's rows with an ON CONFLICT clause; returns how many rows were written.
 
     PostgreSQL: COPY into a session temp table, then one INSERT .. SELECT (an order of magnitude faster than
-    row-by-row binds). SQLite: one executemany of a prepared statement.
+    row-by-row binds). SQLite: large frames through a scratch database written by ADBC
+    (:mod:`storage.sqlite_staging`) when the connection is outside a transaction, else one executemany of a
+    prepared statement.
     """
     cols = ", ".join(frame.columns)
     cursor = conn.connection.cursor()
@@ -160,6 +164,9 @@ def bulk_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflic
         written = cursor.rowcount
         cursor.execute(f"TRUNCATE {staging}")
         return int(written)
+    staged = staged_insert(conn, table, frame, on_conflict)
+    if staged is not None:
+        return staged
     marks = ", ".join("?" * frame.width)
     return execute_many(
         conn, f"INSERT INTO {table} ({cols}) VALUES ({marks}) {on_conflict}", frame.iter_rows()

@@ -18,6 +18,7 @@ from connectors.runner import BATCH_ROWS_VARIABLE, run_connector
 from storage import runs, tables
 from storage.runs import read_runs
 from storage.sqlio import utcnow
+from storage.sqlite_staging import STAGED_MIN_ROWS_VARIABLE
 from tests.runtime.conftest import (
     EVENT_HEADER,
     INTERACTION_HEADER,
@@ -61,6 +62,21 @@ def files_committed(engine: sa.Engine) -> int:
 
 @pytest.mark.slow
 def test_killed_run_then_rerun_equals_one_clean_run(engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
+    kill_mid_run_then_rerun(engine, db_url, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_killed_run_with_every_write_staged_then_rerun_equals_one_clean_run(
+    engine: sa.Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every SQLite write outside a transaction goes through storage.sqlite_staging's scratch database, in
+    # this process and in the killed one (the variable is inherited).
+    monkeypatch.setenv(STAGED_MIN_ROWS_VARIABLE, "1")
+    kill_mid_run_then_rerun(engine, db_url, tmp_path)
+
+
+def kill_mid_run_then_rerun(engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     build_large_folder(folder)
     connector = {"kind": "generic_files", "name": "big", "path": str(folder)}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from storage import repo, sqlio
+from storage import repo, sqlio, sqlite_staging
 from storage.repo import read_interactions, upsert_interactions
 from tests.builders import BASE, interaction, interactions_frame
 
@@ -64,8 +65,18 @@ def test_binary_copy_keeps_nulls_and_every_mapped_type(engine: sa.Engine) -> Non
 def test_a_batch_that_looks_new_but_holds_a_stored_id_is_still_upserted(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The probe sees only the first id, so the stored one is found only when the COPY meets it.
+    # The probe sees only the first id, so the stored one is found only when the write meets it: a
+    # PostgreSQL COPY, or on SQLite one staged INSERT (staging forced for these few rows).
     monkeypatch.setattr(repo, "NEW_BATCH_PROBE", 1)
+    monkeypatch.setenv(sqlite_staging.STAGED_MIN_ROWS_VARIABLE, "1")
+    outcomes: list[bool] = []
+    copy_new_rows = repo._copy_new_rows
+
+    def recording(*args: Any) -> bool:
+        outcomes.append(copy_new_rows(*args))
+        return outcomes[-1]
+
+    monkeypatch.setattr(repo, "_copy_new_rows", recording)
     stored = interaction("50", subject="old")
     with engine.begin() as conn:
         upsert_interactions(conn, interactions_frame([stored]))
@@ -75,6 +86,7 @@ def test_a_batch_that_looks_new_but_holds_a_stored_id_is_still_upserted(
     ]
     with engine.begin() as conn:
         counts = upsert_interactions(conn, interactions_frame(batch))
+    assert outcomes == [True, False]  # the first load, then the write that met "50"
     assert (counts.inserted, counts.updated, counts.unchanged) == (40, 1, 0)
     rows = read_interactions(engine)
     assert rows.height == 41
