@@ -241,10 +241,9 @@ def _copy_new_rows(conn: sa.Connection, table: str, frame: pl.DataFrame) -> bool
         if not can_stage(conn, frame.height):
             return False
         try:
-            staged_insert(conn, table, frame, "")
+            return staged_insert(conn, table, frame, "") is not None
         except sqlite3.IntegrityError:
             return False
-        return True
     if conn.dialect.name != "postgresql":
         return False
     import psycopg.errors  # only present where PostgreSQL is used

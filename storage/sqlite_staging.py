@@ -22,6 +22,7 @@ otherwise, and for small frames, the caller binds the rows itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -36,7 +37,8 @@ STAGED_MIN_ROWS = 5_000
 STAGED_MIN_ROWS_VARIABLE = "SERVICELENS_SQLITE_STAGED_MIN_ROWS"
 SCRATCH_SCHEMA = "servicelens_scratch"
 _SCRATCH_TABLE = "staged_rows"
-_ATTACHED = "servicelens_scratch_attached"  # key in the pooled connection's info: attached or not
+_ATTACHED = "servicelens_scratch_attached"
+log = logging.getLogger("servicelens.storage")  # key in the pooled connection's info: attached or not
 
 
 def staged_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_conflict: str) -> int | None:
@@ -48,7 +50,11 @@ def staged_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_confl
 
     pooled = conn.connection
     detach_scratch(pooled.dbapi_connection, pooled.info)
-    scratch = _write_scratch(adbc_sqlite, frame)
+    try:
+        scratch = _write_scratch(adbc_sqlite, frame)
+    except Exception as exc:  # the scratch file's own trouble (temp folder full, a type ADBC refuses)
+        log.warning("staging %s rows of %s failed, binding them instead: %s", frame.height, table, exc)
+        return None
     cursor = pooled.cursor()
     try:
         cursor.execute(f"ATTACH DATABASE ? AS {SCRATCH_SCHEMA}", (str(scratch),))

@@ -196,3 +196,20 @@ def test_the_threshold_variable_is_checked(monkeypatch: pytest.MonkeyPatch) -> N
         sqlite_staging.staged_min_rows()
     monkeypatch.setenv(sqlite_staging.STAGED_MIN_ROWS_VARIABLE, "")
     assert sqlite_staging.staged_min_rows() == sqlite_staging.STAGED_MIN_ROWS
+
+
+@SQLITE_ONLY
+def test_a_scratch_database_that_cannot_be_written_falls_back_to_binding(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _stage_every_write(monkeypatch, True)
+
+    def failing(adbc: Any, frame: pl.DataFrame) -> Path:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(sqlite_staging, "_write_scratch", failing)
+    with engine.begin() as conn:
+        counts = upsert_interactions(conn, interactions_frame(_first_load()), BASE)
+    assert counts.inserted == 4
+    assert len(_stored(engine)) == 4
+    assert "No space left on device" in caplog.text
