@@ -27,6 +27,7 @@ from connectors.tabular import parse_tabular_file
 from connectors.zammad import parse_zammad_file
 from connectors.zendesk import parse_zendesk_file
 from connectors.zendesk_context import collect_zendesk_context
+from connectors.zendesk_pages import ZendeskFolderParser
 
 __all__ = [
     "FILE_FORMATS",
@@ -92,8 +93,8 @@ def file_parser(config: FileConnector, context_files: list[Path]) -> Callable[[P
         lookups = collect_freshdesk_lookups(context_files)
         return lambda path: parse_freshdesk_file(path, config, lookups)
     if isinstance(config, ZendeskFilesConfig):
-        context = collect_zendesk_context(context_files)
-        return lambda path: parse_zendesk_file(path, config, context)
+        context = collect_zendesk_context(context_files, options=config)
+        return ZendeskFolderParser(config, context, context_files)
     parse = FILE_FORMATS[kind].parse
     return lambda path: parse(path, config)
 

@@ -17,14 +17,16 @@ with the same rules (:mod:`connectors.zendesk_fields`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from connectors.base import SOURCE_ROW, Batch
-from connectors.files import UnreadableFileError
+from connectors.files import UnreadableFileError, cyclic_gc_paused
 from connectors.parsing import (
     BatchBuilder,
     JsonRecord,
@@ -38,7 +40,7 @@ from connectors.parsing import (
     to_utc,
 )
 from connectors.zendesk_columns import TicketColumns
-from connectors.zendesk_context import ZendeskContext, ZendeskNames, decode_zendesk_file
+from connectors.zendesk_context import DecodedFile, ZendeskContext, ZendeskNames, decode_zendesk_file
 from connectors.zendesk_fields import (
     CHANNEL_MAP,
     PRIORITY_MAP,
@@ -49,6 +51,7 @@ from connectors.zendesk_fields import (
     custom_field_value,
     is_deleted,
     priority_of,
+    reads_custom_fields,
     survey_answer,
     ticket_custom_fields,
     ticket_status,
@@ -76,16 +79,55 @@ def parse_zendesk_file(
     ``context`` holds what the other files of the folder know (names, metrics, ratings); without it only
     this file is used.
     """
-    builder = BatchBuilder(options.source_name, path.name)
+    # The decoded records are freed before the cyclic collector runs again: a collection started while
+    # they live walks every one of them (they hold no reference cycles).
+    with cyclic_gc_paused():
+        return _parse_zendesk_file(path, options, context)
+
+
+def parse_mapped_zendesk_file(
+    path: Path, options: ZendeskOptions, context: ZendeskContext, decoded: DecodedFile, mapped: MappedTickets
+) -> ParsedFile:
+    """What :func:`parse_zendesk_file` gives for a file whose records were decoded and whose tickets were
+    mapped already (with other files, by :mod:`connectors.zendesk_pages`), with the same ``context``."""
+    with cyclic_gc_paused():
+        return _parsed(path, options, context, decoded, mapped)
+
+
+@dataclass
+class MappedTickets:
+    """A file's tickets mapped column-wise (None when it has none), and the records of those left to the
+    per-ticket mapping, in file order."""
+
+    frame: pl.DataFrame | None
+    left: list[JsonRecord]
+
+
+def _parse_zendesk_file(path: Path, options: ZendeskOptions, context: ZendeskContext | None) -> ParsedFile:
+    custom_fields = reads_custom_fields(options)
     decoded = context.take_decoded(path) if context is not None else None
-    if decoded is None:
-        decoded = decode_zendesk_file(path)
+    if decoded is None or (custom_fields and not decoded.tickets.custom_fields_read):
+        decoded = decode_zendesk_file(path, custom_fields=custom_fields)
+    return _parsed(path, options, context or ZendeskContext(), decoded, None)
+
+
+def _parsed(
+    path: Path,
+    options: ZendeskOptions,
+    context: ZendeskContext,
+    decoded: DecodedFile,
+    mapped: MappedTickets | None,
+) -> ParsedFile:
+    builder = BatchBuilder(options.source_name, path.name)
     decoded.reject_undecodable(builder)
-    context = context or ZendeskContext()
     context.add_decoded(decoded)  # this file's records win over older copies from other files
     streams = decoded.streams
     names = context.names
-    mapped = _map_tickets(path, decoded.stamp, decoded.tickets, options, context, builder)
+    if mapped is None:
+        frame = _map_tickets(path, decoded.stamp, decoded.tickets, options, context, builder)
+    else:
+        frame = mapped.frame
+        map_ticket_records(mapped.left, options, context, builder)
     ratings = [r for r in streams.pop("satisfaction_ratings", []) if _is_answered(r)]
     for label, records in (
         ("ticket_metrics", streams.pop("ticket_metrics", [])),
@@ -118,7 +160,7 @@ def parse_zendesk_file(
         except RecordError as exc:
             builder.reject(record.row, exc.field, exc.reason, record.raw)
     return ParsedFile(
-        batch=_batch(builder, mapped),
+        batch=_batch(builder, frame),
         schedules=[r.data for r in streams.pop("schedules", []) if r.data],
         sla_policies=[r.data for r in streams.pop("sla_policies", []) if r.data],
         other_streams={
@@ -142,7 +184,7 @@ def _map_tickets(
     if left:
         records = tickets.records(left)
         if records is None:  # kept as columns only: their records are read again
-            again = decode_zendesk_file(path)
+            again = decode_zendesk_file(path, custom_fields=False)
             if again.stamp != stamp or again.tickets.height != tickets.height:
                 raise UnreadableFileError(path, "changed while being read; the next run reads it again")
             records = again.tickets.records(left)
@@ -167,20 +209,29 @@ def map_ticket_records(
 
 def _batch(builder: BatchBuilder, mapped: pl.DataFrame | None) -> Batch:
     """What ``builder.build()`` gives, with the tickets mapped column-wise among the builder's rows in
-    file order. Frames of no rows are made from their schemas: building them from empty lists costs
-    more than mapping a page, and loads pandas through arrow."""
-    frames = []
-    for columns, schema in (
-        (builder.interactions, interaction_frame_schema()),
-        (builder.events, event_frame_schema()),
-    ):
-        frames.append(columns_frame(columns, schema) if columns[SOURCE_ROW] else pl.DataFrame(schema=schema))
-    interactions, events = frames
+    file order."""
+    interactions = _frame(builder.interactions, interaction_frame_schema())
     if mapped is not None:
         interactions = (
             mapped if interactions.is_empty() else pl.concat([mapped, interactions]).sort(SOURCE_ROW)
         )
-    return Batch(builder.source, interactions, events, list(builder.rejections))
+    return Batch(
+        builder.source, interactions, _frame(builder.events, event_frame_schema()), list(builder.rejections)
+    )
+
+
+def _frame(columns: dict[str, list[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The builder's rows as a frame. Frames of no rows are copied from one made from the schema: making
+    them costs about as much as mapping a page, and building them from empty lists loads pandas through
+    arrow."""
+    if columns[SOURCE_ROW]:
+        return columns_frame(columns, schema)
+    return _no_rows(tuple(schema.items())).clear()
+
+
+@cache
+def _no_rows(schema: tuple[tuple[str, pl.DataType], ...]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(schema))
 
 
 def _is_answered(record: JsonRecord) -> bool:

@@ -14,9 +14,9 @@ from typing import Any
 
 import polars as pl
 
-from connectors.parsing import JsonList, JsonRecord, id_text, raw_json
+from connectors.parsing import JsonList, JsonRecord, raw_json
 from connectors.zendesk_fields import ticket_custom_fields
-from connectors.zendesk_values import int_column, tags_column, text_column
+from connectors.zendesk_values import all_none, int_column, tags_column, text_column
 
 # Rough memory of one decoded JSON record kept as Python objects (dicts of a few dozen fields).
 RECORD_BYTES = 1500
@@ -34,7 +34,7 @@ class TicketSource:
 
     def add_list(self, chunk: JsonList, undecodable: list[JsonRecord]) -> None:
         """A page's list of tickets; items that are not objects are undecodable, as records would be."""
-        if all(type(item) is dict for item in chunk.items):
+        if set(map(type, chunk.items)) <= {dict}:
             self.items.extend(chunk.items)
             self.rows.extend(range(1, len(chunk.items) + 1))
             self._origins.extend(repeat(chunk, len(chunk.items)))
@@ -56,6 +56,12 @@ class TicketSource:
         self.rows.append(record.row)
         self._origins.append(record)
 
+    def extend(self, other: TicketSource) -> None:
+        """Another file's tickets after these (each keeps its own row numbers)."""
+        self.items.extend(other.items)
+        self.rows.extend(other.rows)
+        self._origins.extend(other._origins)
+
     def record(self, position: int) -> JsonRecord:
         origin = self._origins[position]
         if isinstance(origin, JsonRecord):
@@ -75,10 +81,12 @@ class TicketColumns:
 
     frame: pl.DataFrame
     odd: dict[int, JsonRecord]
-    # Per ticket, its custom field list as decoded (kept by reference); None when no ticket has any.
+    # Per ticket, its custom field list as decoded (kept by reference); None when no ticket has any or
+    # when they were not read.
     custom_fields: list[Any] | None
     # Every decoded record, while at hand: dropped when the columns are kept for later.
     source: TicketSource | None
+    custom_fields_read: bool = True
 
     @property
     def height(self) -> int:
@@ -96,51 +104,48 @@ class TicketColumns:
             return [self.odd[p] for p in positions]
         return None
 
-    def id_texts(self) -> list[str | None]:
-        """``id_text`` of every ticket's id."""
-        return self._texts("id")
 
-    def requester_texts(self) -> list[str | None]:
-        """``id_text`` of every ticket's requester_id."""
-        return self._texts("requester_id")
-
-    def _texts(self, field: str) -> list[str | None]:
-        texts: list[str | None] = self.frame[field].cast(pl.String).to_list()
-        for position, record in self.odd.items():
-            texts[position] = id_text((record.data or {}).get(field))
-        return texts
-
-
-def ticket_columns(source: TicketSource) -> TicketColumns:
-    """The typed columns of the decoded tickets; odd tickets keep their records."""
+def ticket_columns(source: TicketSource, custom_fields: bool = True) -> TicketColumns:
+    """The typed columns of the decoded tickets; odd tickets keep their records. Their custom field lists
+    are read only when ``custom_fields``."""
     tickets = source.items
     odd: set[int] = set()
+
+    def values(name: str) -> list[Any]:
+        return list(map(dict.get, tickets, repeat(name)))  # faster than a comprehension
+
     columns: dict[str, pl.Series] = {
         "_row": pl.Series(source.rows, dtype=pl.Int64),
-        "id": int_column([t.get("id") for t in tickets], odd, required=True),
+        "id": int_column(values("id"), odd, required=True),
     }
     for name in _NAME_IDS:
-        columns[name] = int_column([t.get(name) for t in tickets], odd)
+        columns[name] = int_column(values(name), odd)
     for name in _TEXTS:
-        columns[name] = text_column([t.get(name) for t in tickets], odd)
-    columns["channel"] = text_column(_via_channels([t.get("via") for t in tickets], odd), odd)
-    ratings = [t.get("satisfaction_rating") for t in tickets]
-    columns["rating_score"] = text_column([r.get("score") if type(r) is dict else None for r in ratings], odd)
-    columns["tags"] = tags_column([t.get("tags") for t in tickets], odd)
+        columns[name] = text_column(values(name), odd)
+    columns["channel"] = text_column(_via_channels(values("via"), odd), odd)
+    ratings = values("satisfaction_rating")
+    if not all_none(ratings):
+        ratings = [r.get("score") if type(r) is dict else None for r in ratings]
+    columns["rating_score"] = text_column(ratings, odd)
+    columns["tags"] = tags_column(values("tags"), odd)
     for name in ("created_at", "updated_at"):  # read when mapped: parsing here would delay the first load
-        columns[name] = text_column([t.get(name) for t in tickets], odd)
-    custom_fields = [ticket_custom_fields(t) for t in tickets]
+        columns[name] = text_column(values(name), odd)
+    fields = list(map(ticket_custom_fields, tickets)) if custom_fields else []
     return TicketColumns(
         frame=pl.DataFrame([series.alias(name) for name, series in columns.items()]),
         odd={position: source.record(position) for position in sorted(odd)},
-        custom_fields=custom_fields if any(custom_fields) else None,
+        custom_fields=fields if any(fields) else None,
         source=source,
+        custom_fields_read=custom_fields,
     )
 
 
 def _via_channels(vias: list[Any], odd: set[int]) -> list[Any]:
     """``(via or {}).get("channel")``; a via that is neither an object nor empty is odd."""
-    if set(map(type, vias)) <= {dict, type(None)}:
+    kinds = set(map(type, vias))
+    if kinds <= {dict}:
+        return list(map(dict.get, vias, repeat("channel")))
+    if kinds <= {dict, type(None)}:
         return [None if via is None else via.get("channel") for via in vias]
     channels: list[Any] = []
     for position, via in enumerate(vias):

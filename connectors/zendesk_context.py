@@ -2,8 +2,11 @@
 addresses and roles (groups, organizations, users), ticket metrics, satisfaction ratings and requesters.
 
 :func:`collect_zendesk_context` reads them from every JSON file of the folder, so a ratings page or an
-audits page needs no copy of the tickets, and keeps what it decoded for the parse of the same run;
-:func:`decode_zendesk_file` sorts one file's records by stream, its tickets as typed columns.
+audits page needs no copy of the tickets, and keeps what it decoded for the parse of the same run. Plain
+pages of tickets tell nothing but their ticket ids and requesters, which only the metrics, ratings, audits
+and comments streams read: they are decoded here only when the folder has such streams
+(:mod:`connectors.zendesk_scan` finds them without decoding). :func:`decode_zendesk_file` sorts one file's
+records by stream, its tickets as typed columns.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from connectors.parsing import (
     text_or_none,
 )
 from connectors.zendesk_columns import RECORD_BYTES, TicketColumns, TicketSource, ticket_columns
+from connectors.zendesk_fields import ZendeskOptions, reads_custom_fields
+from connectors.zendesk_scan import files_informing_context
 
 _LIST_KEYS = (
     "tickets",
@@ -58,6 +63,10 @@ _RATING_FIELDS = ("ticket_id", "score", "updated_at")
 # Tickets are kept as typed columns (about 100-300 bytes each), other records whole (about 1-2 KB each).
 KEEP_DECODED_BYTES = 512 * 1024 * 1024
 TICKETS = "tickets"
+# Streams the context is read from.
+_READ_STREAMS = ("groups", "organizations", "users", "ticket_metrics", "satisfaction_ratings")
+# Streams whose records look up the folder's ticket ids or requesters.
+_READING_TICKETS = ("ticket_metrics", "satisfaction_ratings", "ticket_audits", "ticket_comments", "comments")
 
 
 class ZendeskNames:
@@ -113,28 +122,52 @@ class ZendeskNames:
 
 @dataclass
 class ZendeskContext:
-    """What the files of one export folder tell about each other's tickets."""
+    """What the files of one export folder tell about each other's tickets.
+
+    Ticket ids and requesters are read from the tickets' columns when first looked up (:attr:`tickets`,
+    :attr:`requesters`): most folders never look them up, and the columns are cheap to keep.
+    """
 
     names: ZendeskNames = field(default_factory=ZendeskNames)
     metrics: dict[str | None, JsonRecord] = field(default_factory=dict)  # by ticket id
     ratings: dict[str | None, JsonRecord] = field(default_factory=dict)  # newest answered, by ticket id
-    tickets: set[str] = field(default_factory=set)  # ids of every ticket in the folder
-    requesters: dict[str, str] = field(default_factory=dict)  # ticket id -> requester user id
     # Files decoded by collect_zendesk_context and not parsed yet, by resolved path.
     decoded: dict[Path, DecodedFile] = field(default_factory=dict, repr=False)
+    # Plain pages of tickets (as the folder listed them) neither decoded nor kept here.
+    plain_files: set[Path] = field(default_factory=set, repr=False)
+    version: int = 0  # counts the changes of names, metrics and ratings
+    _ticket_ids: set[str] = field(default_factory=set, repr=False)
+    _requesters: dict[str, str] = field(default_factory=dict, repr=False)
+    _unread_tickets: list[TicketIds] = field(default_factory=list, repr=False)  # in the order added
+
+    @property
+    def tickets(self) -> set[str]:
+        """Ids of every ticket in the folder."""
+        self._read_tickets()
+        return self._ticket_ids
+
+    @property
+    def requesters(self) -> dict[str, str]:
+        """Ticket id -> requester user id (a later ticket of the same id wins); audits add to it."""
+        self._read_tickets()
+        return self._requesters
 
     def take_decoded(self, path: Path) -> DecodedFile | None:
         """The file's records decoded earlier in this run, once; None when not kept or changed since."""
+        if not self.decoded:  # resolving the path costs system calls
+            return None
         decoded = self.decoded.pop(path.resolve(), None)
         if decoded is None:
             return None
         try:
-            unchanged = _stamp(path) == decoded.stamp
+            unchanged = file_stamp(path) == decoded.stamp
         except OSError:
             return None  # gone since: the parse reports it
         return decoded if unchanged else None
 
     def add_streams(self, streams: Mapping[str, list[JsonRecord]]) -> None:
+        if any(streams.get(stream) for stream in _READ_STREAMS):
+            self.version += 1
         for stream in ZendeskNames.STREAMS:
             for record in streams.get(stream, []):
                 self.names.add(stream, record.data or {})
@@ -148,26 +181,13 @@ class ZendeskContext:
         self.add_tickets(decoded.tickets)
 
     def add_tickets(self, tickets: TicketColumns) -> None:
-        """The ids of the file's tickets, and their requesters (a later ticket of the same id wins)."""
-        if not tickets.odd:  # every id and requester is a whole number or null: read from the columns
-            self._add_ticket_columns(tickets.frame["id"].cast(pl.String), tickets.frame["requester_id"])
-            return
-        ids = tickets.id_texts()
-        self.tickets.update(ticket_id for ticket_id in ids if ticket_id is not None)
-        self.requesters.update(
-            (ticket_id, requester)
-            for ticket_id, requester in zip(ids, tickets.requester_texts(), strict=True)
-            if ticket_id is not None and requester
-        )
+        """The ids of the file's tickets, and their requesters, read when first looked up."""
+        self._unread_tickets.append(TicketIds.of(tickets))
 
-    def _add_ticket_columns(self, ids: pl.Series, requesters: pl.Series) -> None:
-        self.tickets.update(ids.to_list())
-        if requesters.null_count() < requesters.len():
-            known = requesters.is_not_null()
-            pairs = zip(
-                ids.filter(known).to_list(), requesters.filter(known).cast(pl.String).to_list(), strict=True
-            )
-            self.requesters.update(pairs)
+    def _read_tickets(self) -> None:
+        for ids in self._unread_tickets:
+            ids.add_to(self._ticket_ids, self._requesters)
+        self._unread_tickets.clear()
 
     def _add_rating(self, record: JsonRecord) -> None:
         """Keep the newest answered rating per ticket (offered-but-unanswered ratings carry no score)."""
@@ -180,6 +200,57 @@ class ZendeskContext:
             (previous.data or {}).get("updated_at", "")
         ):
             self.ratings[ticket_id] = _trimmed(record, _RATING_FIELDS)
+
+
+@dataclass
+class TicketIds:
+    """The ids and requester ids of one file's tickets, as its columns hold them; odd tickets by position,
+    as ``id_text`` of their values."""
+
+    ids: pl.Series  # Int64, null for odd tickets
+    requesters: pl.Series | None  # Int64; None when no ticket has one
+    odd: dict[int, tuple[str | None, str | None]]
+
+    @classmethod
+    def of(cls, tickets: TicketColumns) -> TicketIds:
+        requesters = tickets.frame["requester_id"]
+        odd = {
+            position: (
+                id_text((record.data or {}).get("id")),
+                id_text((record.data or {}).get("requester_id")),
+            )
+            for position, record in tickets.odd.items()
+        }
+        known = requesters.null_count() < requesters.len()
+        return cls(tickets.frame["id"], requesters if known else None, odd)
+
+    def add_to(self, tickets: set[str], requesters: dict[str, str]) -> None:
+        """Every ticket id, and the requester of each ticket that has one (later tickets win)."""
+        if not self.odd:  # every id is a whole number: no nulls
+            whole_ids: list[str] = self.ids.cast(pl.String).to_list()
+            tickets.update(whole_ids)
+            if self.requesters is not None:
+                known = self.requesters.is_not_null()
+                pairs = zip(
+                    self.ids.filter(known).cast(pl.String).to_list(),
+                    self.requesters.filter(known).cast(pl.String).to_list(),
+                    strict=True,
+                )
+                requesters.update(pairs)
+            return
+        ids: list[str | None] = self.ids.cast(pl.String).to_list()
+        if self.requesters is None:
+            requester_ids: list[str | None] = [None] * len(ids)
+        else:
+            requester_ids = self.requesters.cast(pl.String).to_list()
+        for position, (ticket_id, requester) in self.odd.items():
+            ids[position], requester_ids[position] = ticket_id, requester
+        tickets.update(ticket_id for ticket_id in ids if ticket_id is not None)
+        requesters.update(
+            (ticket_id, requester)
+            for ticket_id, requester in zip(ids, requester_ids, strict=True)
+            if ticket_id is not None and requester
+        )
 
 
 def _trimmed(record: JsonRecord, keep: tuple[str, ...]) -> JsonRecord:
@@ -206,56 +277,104 @@ class DecodedFile:
             builder.reject(record.row, None, record.error or "unreadable record", record.raw)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(mtime_ns, size): a file that changed has another one."""
     stat = path.stat()
     return stat.st_mtime_ns, stat.st_size
 
 
-def decode_zendesk_file(path: Path) -> DecodedFile:
-    """One file's records by stream; its tickets as :class:`TicketColumns` that still hold their records.
-    A file that is not JSON at all raises :class:`connectors.files.UnreadableFileError`."""
-    stamp = _stamp(path)
-    streams: dict[str, list[JsonRecord]] = defaultdict(list)
-    undecodable: list[JsonRecord] = []
-    tickets = TicketSource()
+def decode_zendesk_file(path: Path, *, custom_fields: bool = True) -> DecodedFile:
+    """One file's records by stream; its tickets as :class:`TicketColumns` that still hold their records
+    (with their custom field lists when ``custom_fields``). A file that is not JSON at all raises
+    :class:`connectors.files.UnreadableFileError`."""
     # The decoded tickets live until their columns are built: collections started meanwhile would move
     # them to older generations, whose passes also walk the folder's ever larger sets of ids.
     with cyclic_gc_paused():
-        for chunk in read_json_chunks(path, _LIST_KEYS, whole_lists=(TICKETS,)):
-            if isinstance(chunk, JsonList):
-                tickets.add_list(chunk, undecodable)
-            elif chunk.data is None:
-                undecodable.append(chunk)
-            elif (stream := _stream_of(chunk)) == TICKETS:
-                tickets.add_record(chunk)
-            else:
-                streams[stream].append(chunk)
-        return DecodedFile(stamp, streams, ticket_columns(tickets), undecodable)
+        records = read_zendesk_records(path)
+        return DecodedFile(
+            records.stamp,
+            records.streams,
+            ticket_columns(records.tickets, custom_fields),
+            records.undecodable,
+        )
+
+
+@dataclass
+class FileRecords:
+    """One file's records by stream, its tickets not yet in columns."""
+
+    stamp: tuple[int, int]
+    streams: dict[str, list[JsonRecord]]
+    tickets: TicketSource
+    undecodable: list[JsonRecord]
+
+
+def read_zendesk_records(path: Path) -> FileRecords:
+    """One file's records by stream (see :func:`decode_zendesk_file`)."""
+    records = FileRecords(file_stamp(path), defaultdict(list), TicketSource(), [])
+    for chunk in read_json_chunks(path, _LIST_KEYS, whole_lists=(TICKETS,)):
+        if isinstance(chunk, JsonList):
+            records.tickets.add_list(chunk, records.undecodable)
+        elif chunk.data is None:
+            records.undecodable.append(chunk)
+        elif (stream := _stream_of(chunk)) == TICKETS:
+            records.tickets.add_record(chunk)
+        else:
+            records.streams[stream].append(chunk)
+    return records
 
 
 def collect_zendesk_context(
-    paths: Iterable[Path], keep_decoded_bytes: int = KEEP_DECODED_BYTES
+    paths: Iterable[Path],
+    keep_decoded_bytes: int = KEEP_DECODED_BYTES,
+    *,
+    options: ZendeskOptions | None = None,
 ) -> ZendeskContext:
     """Names, metrics, ratings and requesters from every JSON file of an export folder (files that cannot be
     read are left out here).
 
-    What the first files decoded, up to ``keep_decoded_bytes`` (estimated) in all, stays in the context so
-    that parsing them in the same run does not decode them again (see :meth:`ZendeskContext.take_decoded`).
+    Plain pages of tickets are decoded only when some file has a stream that reads ticket ids or
+    requesters. What was decoded, up to ``keep_decoded_bytes`` (estimated) in all, stays in the context so
+    that parsing it in the same run does not decode it again (see :meth:`ZendeskContext.take_decoded`);
+    given the connector's ``options``, tickets' custom fields are read only when they are mapped.
     """
     context = ZendeskContext()
+    custom_fields = options is None or reads_custom_fields(options)
     kept = 0
-    for path in paths:
-        if path.suffix.lower() in JSON_SUFFIXES:
-            try:
-                decoded = decode_zendesk_file(path)
-            except UnreadableFileError:
-                continue  # reported with its reason when the file itself is parsed
-            context.add_decoded(decoded)
-            decoded.tickets.source = None  # the columns hold what the parse needs
-            size = decoded.estimated_bytes()
-            if kept + size <= keep_decoded_bytes:
-                kept += size
-                context.decoded[path.resolve()] = decoded
+
+    def decoded_and_kept(path: Path) -> DecodedFile | None:
+        nonlocal kept
+        try:
+            with cyclic_gc_paused():  # the decoded tickets are freed before a collection could walk them
+                decoded = decode_zendesk_file(path, custom_fields=custom_fields)
+                decoded.tickets.source = None  # the columns hold what the parse needs
+        except UnreadableFileError:
+            return None  # reported with its reason when the file itself is parsed
+        size = decoded.estimated_bytes()
+        if kept + size <= keep_decoded_bytes:
+            kept += size
+            context.decoded[path.resolve()] = decoded
+        return decoded
+
+    files = [path for path in paths if path.suffix.lower() in JSON_SUFFIXES]
+    tickets_in_order: list[Path | TicketColumns] = []  # a plain page's tickets are read if needed
+    tickets_read = False
+    for path, informs in zip(files, files_informing_context(files), strict=True):
+        if not informs:
+            tickets_in_order.append(path)
+        elif decoded := decoded_and_kept(path):
+            context.add_streams(decoded.streams)
+            tickets_read = tickets_read or any(decoded.streams.get(s) for s in _READING_TICKETS)
+            tickets_in_order.append(decoded.tickets)
+    for tickets in tickets_in_order:
+        if isinstance(tickets, Path):
+            if not tickets_read or not (decoded := decoded_and_kept(tickets)):
+                context.plain_files.add(tickets)
+                continue
+            if tickets.resolve() not in context.decoded:
+                context.plain_files.add(tickets)
+            tickets = decoded.tickets
+        context.add_tickets(tickets)
     return context
 
 

@@ -88,6 +88,11 @@ def csat_from_score(score: Any, options: ZendeskOptions) -> int | None:
     return None
 
 
+def reads_custom_fields(options: ZendeskOptions) -> bool:
+    """Whether tickets' custom fields are mapped: for the location, NPS or CES."""
+    return bool(options.location_field) or options.nps_field is not None or options.ces_field is not None
+
+
 def ticket_custom_fields(ticket: dict[str, Any]) -> Any:
     """A ticket's custom field list: ``custom_fields``, else ``fields`` (None or empty when it has none)."""
     return ticket.get("custom_fields") or ticket.get("fields")

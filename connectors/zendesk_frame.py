@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import polars as pl
@@ -36,12 +36,13 @@ from connectors.zendesk_fields import (
     ticket_status,
 )
 from connectors.zendesk_values import (
+    constant_column,
     int_column,
     map_distinct,
     stripped_text,
     text_column,
     utc_column,
-    utc_from_text,
+    utc_from_texts,
 )
 from servicelens.model import Status, interaction_id
 
@@ -57,64 +58,126 @@ def map_ticket_columns(
 ) -> tuple[pl.DataFrame, list[int]]:
     """Interactions of the tickets mapped here (``interaction_frame_schema``), and the positions of the
     tickets left to the per-ticket mapping, in file order."""
-    raw = columns.frame
+    raw = dict(zip(columns.frame.columns, columns.frame.get_columns(), strict=True))
+    height = columns.height
     left: set[int] = set(columns.odd)
     names = context.names
     external_id = raw["id"].cast(pl.String)
-    created_at = utc_from_text(raw["created_at"], "created_at", left)
-    metric = _metric_columns(external_id, created_at, context.metrics, left)
-    status = map_distinct(
-        raw["status"], partial(ticket_status, field_name="status", options=options), pl.String(), left
+    created_at, updated_at = utc_from_texts(
+        columns.frame, {"created_at": "created_at", "updated_at": "updated_at"}, left
     )
-    mapped = pl.DataFrame(
-        [
-            external_id.alias("external_id"),
-            map_distinct(raw["channel"], partial(channel_of, options=options), pl.String()).alias("channel"),
-            _location(raw, columns.custom_fields, options, context, left).alias("location"),
-            map_distinct(raw["group_id"], partial(names.name, "groups"), pl.String()).alias("team"),
-            map_distinct(raw["assignee_id"], partial(names.name, "users"), pl.String()).alias("agent"),
-            map_distinct(raw["requester_id"], names.customer, pl.String()).alias("customer"),
-            map_distinct(raw["priority"], partial(priority_of, options=options), pl.String(), left).alias(
-                "priority"
-            ),
-            status.alias("status"),
-            raw["subject"],
-            created_at,
-            utc_from_text(raw["updated_at"], "updated_at", left),
-            *metric,
-            _csat(raw["rating_score"], external_id, context.ratings, options, left).alias("csat"),
-            _survey(columns.custom_fields, options.nps_field, "nps", raw.height, left).alias("nps"),
-            _survey(columns.custom_fields, options.ces_field, "ces", raw.height, left).alias("ces"),
-            raw["tags"],
-            map_distinct(raw["status"], is_deleted, pl.Boolean()).alias("deleted"),
-            raw["_row"].alias(SOURCE_ROW),
-        ]
-    )
-    rows = mapped.lazy()
+    reply_minutes, resolved_at, reopens = _metric_columns(external_id, created_at, context.metrics, left)
+    statuses = raw["status"].to_list()  # mapped twice: read once
+    mapped = {
+        "external_id": external_id,
+        "channel": map_distinct(raw["channel"], partial(channel_of, options=options), pl.String()),
+        "location": _location(raw["organization_id"], columns.custom_fields, options, context, left),
+        "team": map_distinct(raw["group_id"], partial(names.name, "groups"), pl.String()),
+        "agent": map_distinct(raw["assignee_id"], partial(names.name, "users"), pl.String()),
+        "customer": map_distinct(raw["requester_id"], names.customer, pl.String()),
+        "priority": map_distinct(raw["priority"], partial(priority_of, options=options), pl.String(), left),
+        "status": map_distinct(
+            raw["status"],
+            partial(ticket_status, field_name="status", options=options),
+            pl.String(),
+            left,
+            values=statuses,
+        ),
+        "subject": raw["subject"],
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "reply_minutes": reply_minutes,
+        "resolved_at": resolved_at,
+        "reopens": reopens,
+        "csat": _csat(raw["rating_score"], external_id, context.ratings, options, left),
+        "nps": _survey(columns.custom_fields, options.nps_field, "nps", height, left),
+        "ces": _survey(columns.custom_fields, options.ces_field, "ces", height, left),
+        "tags": raw["tags"],
+        "deleted": map_distinct(raw["status"], is_deleted, pl.Boolean(), values=statuses),
+        SOURCE_ROW: raw["_row"],
+    }
     if left:
-        keep = [True] * raw.height
+        keep = [True] * height
         for position in left:
             keep[position] = False
-        rows = rows.filter(pl.Series(keep, dtype=pl.Boolean))
-    created, updated = pl.col("created_at"), pl.col("updated_at")
-    frame = rows.with_columns(updated.fill_null(created)).with_columns(
-        pl.lit(interaction_id(options.source_name, "")).add(pl.col("external_id")).alias("interaction_id"),
-        pl.lit(options.source_name).alias("source"),
-        stripped_text(pl.col("subject")).alias("subject"),
-        (created + pl.duration(minutes=pl.col("reply_minutes"))).alias("first_response_at"),
-        pl.when(pl.col("status") == Status.CLOSED.value).then(updated).alias("closed_at"),
-        pl.when(pl.col("deleted"))
-        .then(pl.col("tags").list.concat(pl.lit(["deleted"], dtype=pl.List(pl.String))))
-        .otherwise(pl.col("tags")),
-        pl.lit(file_name).alias(SOURCE_FILE),
-        updated.alias(REPLICATION_KEY),
+        kept = pl.DataFrame([_named(column, name) for name, column in mapped.items()]).filter(pl.Series(keep))
+        mapped = dict(zip(kept.columns, kept.get_columns(), strict=True))
+    return _interactions(mapped, options.source_name, file_name), sorted(left)
+
+
+def _interactions(mapped: dict[str, pl.Series], source_name: str, file_name: str) -> pl.DataFrame:
+    """The interaction frame (``interaction_frame_schema``) of the mapped columns. Only the columns a page
+    needs are computed by polars; the others are the mapped ones, or constants."""
+    height = mapped["external_id"].len()
+    expressions = _computed_columns(
+        source_name,
+        replied=mapped["reply_minutes"].null_count() < height,
+        closed=bool((mapped["status"] == Status.CLOSED.value).any()),
+        updated_missing=mapped["updated_at"].null_count() > 0,
+        deleted=bool(mapped["deleted"].any()),
     )
-    schema = interaction_frame_schema()
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).collect(), sorted(left)
+    inputs = pl.DataFrame([_named(mapped[name], name) for name in _COMPUTED_FROM])
+    computed = inputs.select_seq(expressions)  # expressions too cheap to share among threads
+    columns = mapped | dict(zip(computed.columns, computed.get_columns(), strict=True))
+    columns[REPLICATION_KEY] = columns["updated_at"]
+    constants = {"source": source_name, SOURCE_FILE: file_name}  # others: null when not computed
+    return pl.DataFrame(
+        [
+            _named(columns[name], name)
+            if name in columns
+            else constant_column(constants.get(name), height, dtype, name)
+            for name, dtype in interaction_frame_schema().items()
+        ]
+    )
+
+
+def _named(column: pl.Series, name: str) -> pl.Series:
+    return column if column.name == name else column.alias(name)
+
+
+# The mapped columns the computed ones are made of.
+_COMPUTED_FROM = (
+    "external_id",
+    "subject",
+    "created_at",
+    "updated_at",
+    "reply_minutes",
+    "status",
+    "deleted",
+    "tags",
+)
+
+
+@lru_cache(maxsize=64)
+def _computed_columns(
+    source_name: str, *, replied: bool, closed: bool, updated_missing: bool, deleted: bool
+) -> list[pl.Expr]:
+    """The interaction columns computed from the mapped ones; those a page does not need are left out
+    (null, or the mapped column). Built once per source and need: building expressions costs about as
+    much as running them on a page."""
+    created, updated = pl.col("created_at"), pl.col("updated_at")
+    if updated_missing:
+        updated = updated.fill_null(created)
+    computed = [
+        pl.lit(interaction_id(source_name, "")).add(pl.col("external_id")).alias("interaction_id"),
+        stripped_text(pl.col("subject")).alias("subject"),
+        updated.alias("updated_at"),
+    ]
+    if replied:
+        computed.append((created + pl.duration(minutes=pl.col("reply_minutes"))).alias("first_response_at"))
+    if closed:
+        computed.append(pl.when(pl.col("status") == Status.CLOSED.value).then(updated).alias("closed_at"))
+    if deleted:
+        deleted_tag = pl.lit(["deleted"], dtype=pl.List(pl.String))
+        tags = (
+            pl.when(pl.col("deleted")).then(pl.col("tags").list.concat(deleted_tag)).otherwise(pl.col("tags"))
+        )
+        computed.append(tags.alias("tags"))
+    return computed
 
 
 def _location(
-    raw: pl.DataFrame,
+    organization_id: pl.Series,
     custom_fields: list[Any] | None,
     options: ZendeskOptions,
     context: ZendeskContext,
@@ -122,13 +185,13 @@ def _location(
 ) -> pl.Series:
     """A custom field's value when ``location_field`` is set, else the organization's name."""
     if not options.location_field:
-        return map_distinct(raw["organization_id"], partial(context.names.name, "organizations"), pl.String())
+        return map_distinct(organization_id, partial(context.names.name, "organizations"), pl.String())
     field_id = options.location_field
 
     def location(fields: Any) -> str | None:
         return text_or_none(custom_field_value(fields, field_id))
 
-    return _per_ticket(location, custom_fields, raw.height, pl.String(), left)
+    return _per_ticket(location, custom_fields, organization_id.len(), pl.String(), left)
 
 
 def _survey(
@@ -136,7 +199,7 @@ def _survey(
 ) -> pl.Series:
     """NPS or CES answers from a custom field."""
     if field_id is None:
-        return pl.Series([None] * height, dtype=pl.Int8)
+        return constant_column(None, height, pl.Int8())
     return _per_ticket(
         partial(survey_answer, field_id=field_id, score=score), custom_fields, height, pl.Int8(), left
     )
@@ -171,9 +234,9 @@ def _metric_columns(
     height = external_id.len()
     if not metrics:
         return [
-            pl.Series("reply_minutes", [None] * height, dtype=pl.Int64),
-            pl.Series("resolved_at", [None] * height, dtype=created_at.dtype),
-            pl.Series("reopens", [None] * height, dtype=pl.Int32),
+            constant_column(None, height, pl.Int64(), "reply_minutes"),
+            constant_column(None, height, created_at.dtype, "resolved_at"),
+            constant_column(None, height, pl.Int32(), "reopens"),
         ]
     found = [metrics.get(ticket_id) for ticket_id in external_id.to_list()]
     data = [{} if record is None else (record.data or {}) for record in found]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -17,15 +18,16 @@ import polars as pl
 from connectors.parsing import RecordError, to_utc
 from servicelens.model import UTC_DATETIME
 
-# ISO 8601 texts polars parses exactly as ``datetime.fromisoformat`` does: leap seconds, offsets of 24 h
-# or more, other shapes (space separator, basic format, ",5" fractions) and years outside 1000-2999 (where
-# an offset can leave datetime's range) are parsed by ``to_utc`` itself. Invalid dates give null here.
-# Zendesk writes the first shape; trying it alone first is three times faster.
+# Times as Zendesk writes them, read alone first: most texts have this shape. ``datetime.fromisoformat``
+# reads its valid dates as polars does (invalid ones give null here and are read by ``to_utc``).
+_ZENDESK_TIME = (
+    r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
+    "%Y-%m-%dT%H:%M:%SZ",
+)
+# Other ISO 8601 texts polars parses exactly as ``datetime.fromisoformat`` does: leap seconds, offsets of
+# 24 h or more, other shapes (space separator, basic format, ",5" fractions) and years outside 1000-2999
+# (where an offset can leave datetime's range) are parsed by ``to_utc`` itself.
 _ISO_SHAPES = (
-    (
-        r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
-        "%Y-%m-%dT%H:%M:%SZ",
-    ),
     (
         r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
         r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$",
@@ -43,19 +45,36 @@ PYTHON_WHITESPACE = (
 )
 _INT64 = (-(2**63), 2**63 - 1)
 _LIST_SEPARATOR = "\x1f"  # ASCII unit separator: never in a Zendesk tag (checked all the same)
+_FEW_TAG_LISTS = 16
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def constant_column(value: Any, height: int, dtype: pl.DataType, name: str = "") -> pl.Series:
+    """``height`` times the same value (null when None): far cheaper than polars' ``repeat``."""
+    return _one_value(value, dtype, name).new_from_index(0, height)
+
+
+@lru_cache(maxsize=256)
+def _one_value(value: Any, dtype: pl.DataType, name: str) -> pl.Series:
+    return pl.Series(name, [value], dtype=dtype)  # converting the dtype costs more than the rest
 
 
 def int_column(values: list[Any], odd: set[int], *, required: bool = False) -> pl.Series:
     """Whole numbers (64-bit) and nulls as an Int64 series; other values become null and their positions
     go to ``odd`` (so do nulls when ``required``)."""
-    kinds = set(map(type, values))
-    if kinds <= {int, type(None)} and not (required and type(None) in kinds):
+    if not required and all_none(values):  # a field the account does not use
+        return constant_column(None, len(values), pl.Int64())
+    # polars' strict conversion refuses every other type but bool, and numbers beyond 64 bits; bools are
+    # counted apart (as 1 and 0 are: such lists take the slow path). Cheaper than checking each type.
+    if not values.count(True) and not values.count(False):
         try:
-            return pl.Series(values, dtype=pl.Int64)
-        except TypeError:  # beyond 64 bits
+            column = pl.Series(values, dtype=pl.Int64, strict=True)
+        except Exception:  # whatever it refuses is sorted out below
             pass
+        else:
+            if not (required and column.null_count()):
+                return column
     low, high = _INT64
     clean: list[int | None] = []
     for position, value in enumerate(values):
@@ -68,10 +87,20 @@ def int_column(values: list[Any], odd: set[int], *, required: bool = False) -> p
     return pl.Series(clean, dtype=pl.Int64)
 
 
+def all_none(values: list[Any]) -> bool:
+    """Whether every value is None: ``any`` stops at the first true value, and comparing values with None
+    costs more than telling their truth."""
+    return not any(values) and values.count(None) == len(values)
+
+
 def text_column(values: list[Any], odd: set[int]) -> pl.Series:
     """Texts and nulls as a String series; other values become null and their positions go to ``odd``."""
-    if set(map(type, values)) <= {str, type(None)}:
-        return pl.Series(values, dtype=pl.String)
+    if all_none(values):
+        return constant_column(None, len(values), pl.String())
+    try:  # polars' strict conversion refuses any other type: cheaper than checking each type
+        return pl.Series(values, dtype=pl.String, strict=True)
+    except Exception:  # whatever it refuses is sorted out below
+        pass
     clean: list[str | None] = []
     for position, value in enumerate(values):
         if value is None or type(value) is str:
@@ -98,11 +127,29 @@ def tags_column(values: list[Any], odd: set[int]) -> pl.Series:
         flat = list(chain.from_iterable(lists))
     if _LIST_SEPARATOR in "".join(flat):
         return pl.Series([list(tags) for tags in lists], dtype=pl.List(pl.String))  # slow, seldom
-    # Joined and split again by polars: building lists from Python lists is 20 times slower, and arrow
-    # would load pandas (half a second) on its first use.
-    joined = pl.Series([_LIST_SEPARATOR.join(tags) if tags else None for tags in lists], dtype=pl.String)
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    return pl.select(pl.lit(joined).str.split(_LIST_SEPARATOR).fill_null(empty)).to_series()
+    # Tickets share few tag lists: a few distinct ones are built and repeated. Many are joined and split
+    # again by polars: building lists from Python lists costs 6 µs each, and arrow would load pandas (half a
+    # second) on its first use.
+    joined: list[str | None] = list(map(_LIST_SEPARATOR.join, lists))
+    if "" in joined:  # empty lists (null here) told from lists of one empty tag
+        joined = [_LIST_SEPARATOR.join(tags) if tags else None for tags in lists]
+    distinct = list(dict.fromkeys(joined))
+    if len(distinct) > _FEW_TAG_LISTS:
+        return _split_tags(joined)
+    # Split back exactly: no tag holds the separator.
+    split = [[] if tags is None else tags.split(_LIST_SEPARATOR) for tags in distinct]
+    built = pl.Series(split, dtype=pl.List(pl.String))
+    if len(distinct) == 1:
+        return built.new_from_index(0, len(joined))
+    index = {tags: code for code, tags in enumerate(distinct)}
+    return built.gather(list(map(index.__getitem__, joined)))
+
+
+def _split_tags(joined: list[str | None]) -> pl.Series:
+    return pl.Series("tags", joined, dtype=pl.String).to_frame().select_seq(_SPLIT_TAGS).to_series()
+
+
+_SPLIT_TAGS = pl.col("tags").str.split(_LIST_SEPARATOR).fill_null(pl.lit([], dtype=pl.List(pl.String)))
 
 
 def utc_column(values: list[Any], field_name: str, failed: set[int]) -> pl.Series:
@@ -121,8 +168,36 @@ def utc_column(values: list[Any], field_name: str, failed: set[int]) -> pl.Serie
 
 def utc_from_text(text: pl.Series, field_name: str, failed: set[int]) -> pl.Series:
     """``to_utc`` of every text of a String series (see :func:`utc_column`)."""
-    parsed = _parsed_shape(text, *_ISO_SHAPES[0])
-    for pattern, format_ in _ISO_SHAPES[1:]:
+    [parsed] = utc_from_texts(text.to_frame(), {text.name: field_name}, failed)
+    return parsed
+
+
+def utc_from_texts(frame: pl.DataFrame, fields: dict[str, str], failed: set[int]) -> list[pl.Series]:
+    """:func:`utc_from_text` of several String columns of ``frame`` (column name -> field name), read
+    together: one polars query for all costs less than one each."""
+    read = [name for name in fields if frame[name].null_count() < frame.height]
+    times = frame.select_seq([_zendesk_times(name) for name in read]) if read else pl.DataFrame()
+    return [
+        _other_times(frame[name], field_name, times[name], failed)
+        if name in read
+        else constant_column(None, frame.height, UTC_DATETIME, name)
+        for name, field_name in fields.items()
+    ]
+
+
+@lru_cache(maxsize=32)
+def _zendesk_times(name: str) -> pl.Expr:
+    """Column ``name``'s texts of the shape Zendesk writes, read (null for others); built once, as building
+    an expression costs about as much as running it on a page."""
+    pattern, format_ = _ZENDESK_TIME
+    text = pl.col(name)
+    read = text.str.to_datetime(format_, time_unit="us", time_zone="UTC", strict=False, cache=False)
+    return pl.when(text.str.contains(pattern)).then(read).alias(name)  # times are seldom repeated
+
+
+def _other_times(text: pl.Series, field_name: str, parsed: pl.Series, failed: set[int]) -> pl.Series:
+    """The texts not read in the Zendesk shape (``parsed``) read in the others, then by ``to_utc``."""
+    for pattern, format_ in _ISO_SHAPES:
         if parsed.null_count() == text.null_count():
             return parsed
         parsed = parsed.fill_null(_parsed_shape(text, pattern, format_))
@@ -159,22 +234,26 @@ def _parsed_shape(text: pl.Series, pattern: str, format_: str) -> pl.Series:
 
 
 def map_distinct(
-    column: pl.Series, mapping: Callable[[Any], Any], dtype: pl.DataType, failed: set[int] | None = None
+    column: pl.Series,
+    mapping: Callable[[Any], Any],
+    dtype: pl.DataType,
+    failed: set[int] | None = None,
+    *,
+    values: list[Any] | None = None,
 ) -> pl.Series:
-    """``mapping`` of every value, called once per distinct value (nulls included).
+    """``mapping`` of every value, called once per distinct value (nulls included); ``values`` are the
+    column's values when already read.
 
     Positions whose value makes ``mapping`` raise :class:`RecordError` get null and go to ``failed``
     (without ``failed`` the error propagates). Values are looked up in a dict: for the few thousand rows
     of an export page that is several times faster than polars' unique / replace.
     """
-    if column.len() and column.null_count() == column.len():  # a field the account does not use
-        return pl.repeat(
-            _mapped_or_refused(mapping, None, failed, range(column.len())),
-            column.len(),
-            dtype=dtype,
-            eager=True,
-        ).alias(column.name)
-    values = column.to_list()
+    height = column.len()
+    if height and column.null_count() == height:  # a field the account does not use
+        value = _mapped_or_refused(mapping, None, failed, range(height))
+        return constant_column(value, height, dtype, column.name)
+    if values is None:
+        values = column.to_list()
     results: dict[Any, Any] = {}
     refused: set[Any] = set()
     for value in set(values):
@@ -187,6 +266,8 @@ def map_distinct(
             refused.add(value)
     if refused and failed is not None:
         failed.update(position for position, value in enumerate(values) if value in refused)
+    if len({(type(result), result) for result in results.values()}) == 1:  # as a deleted flag mostly is
+        return constant_column(next(iter(results.values())), height, dtype, column.name)
     return pl.Series(column.name, list(map(results.__getitem__, values)), dtype=dtype)
 
 

@@ -6,6 +6,8 @@ import gc
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,11 +33,13 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the JSON documents decoded, in order."""
     seen: list[str] = []
 
+    read = connectors.parsing.read_json_document
+
     def counting(path: Path) -> object:
         seen.append(path.name)
-        return load_json_document(path)
+        return read(path)
 
-    monkeypatch.setattr(connectors.parsing, "load_json_document", counting)
+    monkeypatch.setattr(connectors.parsing, "read_json_document", counting)
     return seen
 
 
@@ -88,13 +92,18 @@ def test_the_kept_records_are_bounded(samples: Path, tmp_path: Path, decodes: li
 
 def test_undecodable_lines_are_rejected_the_same_from_the_kept_copy(tmp_path: Path) -> None:
     export = tmp_path / "export.jsonl"
-    export.write_text('{"id": 1, "status": "open", "created_at": "2025-01-01T00:00:00Z"}\n{"id": 2,\n')
+    lines = [
+        '{"id": 1, "status": "open", "created_at": "2025-01-01T00:00:00Z"}',
+        '{"stream": "users", "data": {"id": 7, "name": "Ana"}}',  # names: decoded for the context
+        '{"id": 2,',
+    ]
+    export.write_text("\n".join(lines) + "\n")
     direct = parse_zendesk_file(export, _config()).batch.rejections
     context = collect_zendesk_context([export])
     assert export.resolve() in context.decoded
     assert parse_zendesk_file(export, _config(), context).batch.rejections == direct
     [rejection] = direct
-    assert rejection.row == 2 and rejection.reason.startswith("not valid JSON: Expecting")
+    assert rejection.row == 3 and rejection.reason.startswith("not valid JSON: Expecting")
 
 
 BAD_DOCUMENTS = [
@@ -148,6 +157,49 @@ json_values = st.recursive(
 def test_documents_decode_as_the_standard_library_decodes_them(value: object) -> None:
     text = json.dumps(value, ensure_ascii=False)
     assert decode_json(text) == json.loads(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    value=json_values,
+    form=st.sampled_from(["utf-8", "crlf", "bom", "utf-16", "latin-1", "nan", "cut", "surrogate"]),
+)
+def test_documents_read_from_bytes_as_from_their_text(value: object, form: str) -> None:
+    """``read_json_document`` gives what ``load_json_document`` gives, or refuses with the same reason."""
+    text = json.dumps(value, ensure_ascii=False, indent=1 if form == "crlf" else None)
+    data = {
+        "utf-8": text.encode(),
+        "crlf": text.replace("\n", "\r\n").encode(),
+        "bom": b"\xef\xbb\xbf" + text.encode(),
+        "utf-16": text.encode("utf-16"),
+        "latin-1": text.encode("latin-1", errors="replace") + b"\xe9",
+        "nan": b'{"a": NaN, "b": ' + text.encode() + b"}",
+        "cut": text.encode()[:-1],
+        "surrogate": b'["\\ud800", ' + text.encode() + b"]",
+    }[form]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "page.json"
+        path.write_bytes(data)
+        assert _read(connectors.parsing.read_json_document, path) == _read(load_json_document, path)
+
+
+def _read(read: Callable[[Path], object], path: Path) -> object:
+    try:
+        return ("read", read(path))
+    except UnreadableFileError as exc:
+        return ("refused", exc.reason)
+
+
+def test_the_garbage_collector_is_back_as_it_was_after_a_parse(samples: Path) -> None:
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            for path in sorted((samples / API_EXPORT).iterdir()):
+                parse_zendesk_file(path, _config())
+                assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])

@@ -27,6 +27,8 @@ from tests.connectors.zendesk_generated import (
     zendesk_config,
 )
 
+USERS = [{"id": 7001, "name": "Ana Agent", "role": "agent"}]
+
 
 def _zendesk_fixture_files(shared_fixtures: Path) -> list[Path]:
     return sorted((shared_fixtures / "zendesk").iterdir())
@@ -63,7 +65,7 @@ def test_tickets_are_mapped_column_wise(samples: Path) -> None:
 def test_a_ticket_the_columns_leave_is_read_again_when_only_its_columns_were_kept(tmp_path: Path) -> None:
     page = tmp_path / "page.json"
     tickets = [usual_ticket(1), {**usual_ticket(2), "status": "escalated"}, {**usual_ticket(3), "id": "3"}]
-    page.write_text(json.dumps({"tickets": tickets}))
+    page.write_text(json.dumps({"tickets": tickets, "users": USERS}))  # names: decoded for the context
     context = collect_zendesk_context([page])
     kept = context.decoded[page.resolve()].tickets
     assert kept.source is None and list(kept.odd) == [2]  # the text id is odd; the status only in parsing
@@ -76,7 +78,7 @@ def test_a_ticket_the_columns_leave_is_read_again_when_only_its_columns_were_kep
 
 def test_a_file_changed_between_collection_and_its_second_read_fails_by_name(tmp_path: Path) -> None:
     page = tmp_path / "page.json"
-    page.write_text(json.dumps({"tickets": [{**usual_ticket(1), "status": "escalated"}]}))
+    page.write_text(json.dumps({"tickets": [{**usual_ticket(1), "status": "escalated"}], "users": USERS}))
     context = collect_zendesk_context([page])
     decoded = context.decoded[page.resolve()]
     page.write_text(json.dumps({"tickets": [usual_ticket(1), usual_ticket(2)]}))

@@ -110,8 +110,19 @@ TAG_LISTS = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(TAG_LISTS, max_size=12))
+@given(st.lists(TAG_LISTS, max_size=12) | st.lists(TAG_LISTS, min_size=20, max_size=60))
 def test_tags_as_the_per_ticket_mapping_lists_them(values: list[Any]) -> None:
+    _assert_tags_as_listed(values)
+
+
+def test_many_distinct_tag_lists_are_split_by_polars() -> None:
+    values: list[Any] = [[f"tag{n}", ""] for n in range(30)] + [[], [""], None, "vip", [1]]
+    _assert_tags_as_listed(values * 2)
+    _assert_tags_as_listed([*values, ["a\x1fb"]])  # a tag holding the separator
+    _assert_tags_as_listed([["vip"]] * 50 + [[], [""]])
+
+
+def _assert_tags_as_listed(values: list[Any]) -> None:
     odd: set[int] = set()
     column = tags_column(values, odd)
     assert column.dtype == pl.List(pl.String) and column.len() == len(values)
@@ -122,8 +133,11 @@ def test_tags_as_the_per_ticket_mapping_lists_them(values: list[Any]) -> None:
             assert got == [str(t) for t in value or []]
 
 
+ODD_OR_OBJECT = st.one_of(ODD, st.just({"a": 1}), st.just([1]), st.just(["a"]))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.integers(-(2**64), 2**64), ODD), max_size=12), st.booleans())
+@given(st.lists(st.one_of(st.integers(-(2**64), 2**64), ODD_OR_OBJECT), max_size=12), st.booleans())
 def test_whole_numbers_are_kept_exactly(values: list[Any], required: bool) -> None:
     odd: set[int] = set()
     column = int_column(values, odd, required=required)
@@ -135,7 +149,7 @@ def test_whole_numbers_are_kept_exactly(values: list[Any], required: bool) -> No
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(ODD, max_size=12))
+@given(st.lists(ODD_OR_OBJECT, max_size=12))
 def test_texts_are_kept_exactly(values: list[Any]) -> None:
     odd: set[int] = set()
     column = text_column(values, odd)

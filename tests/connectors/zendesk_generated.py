@@ -84,6 +84,23 @@ def assert_same_as_one_by_one(
     assert columns.other_streams == reference.other_streams
 
 
+def assert_parsed_alike(mine: list[Any], theirs: list[Any]) -> None:
+    """Files parsed two ways (each a :class:`ParsedFile`, or the text of the error it raised) alike."""
+    for got, expected in zip(mine, theirs, strict=True):
+        if isinstance(expected, str):
+            assert got == expected
+            continue
+        assert not isinstance(got, str), got
+        assert got.batch.interactions.equals(expected.batch.interactions)
+        assert got.batch.events.equals(expected.batch.events)
+        assert got.batch.rejections == expected.batch.rejections
+        assert (got.schedules, got.sla_policies, got.other_streams) == (
+            expected.schedules,
+            expected.sla_policies,
+            expected.other_streams,
+        )
+
+
 def _first_difference(mine: pl.DataFrame, theirs: pl.DataFrame) -> str:
     if mine.height != theirs.height:
         return f"{mine.height} rows, expected {theirs.height}: {mine['_row'].to_list()} / {theirs['_row'].to_list()}"
