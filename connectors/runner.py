@@ -101,13 +101,14 @@ def scan_files(
     in_progress: list[Path] = []
     settled: list[Path] = []
     unchanged = 0
+    loaded = runs.ingested_files(engine, config.name)
     for path in list_files(config, base_dir):
         if is_still_being_written(path, settle_seconds, now=now.timestamp()):
             in_progress.append(path)
             continue
         settled.append(path)
         digest = sha256_of(path)
-        if runs.file_already_ingested(engine, config.name, str(path.resolve()), digest):
+        if (str(path.resolve()), digest) in loaded:
             unchanged += 1
         else:
             pending.append((path, digest))

@@ -287,15 +287,14 @@ def set_bookmark(conn: sa.Connection, connector: str, value: str, now: datetime)
         conn.execute(t.insert().values(connector=connector, value=value, updated_at=now))
 
 
-def file_already_ingested(conn: sa.Connection | sa.Engine, connector: str, path: str, sha256: str) -> bool:
+def ingested_files(conn: sa.Connection | sa.Engine, connector: str) -> set[tuple[str, str]]:
+    """The (path, sha256) of every file the connector has loaded: one query for a whole folder scan."""
     t = tables.ingested_files
-    query = sa.select(sa.func.count()).where(
-        t.c.connector == connector, t.c.path == path, t.c.sha256 == sha256
-    )
+    query = sa.select(t.c.path, t.c.sha256).where(t.c.connector == connector)
     if isinstance(conn, sa.Engine):
         with conn.connect() as c:
-            return bool(c.execute(query).scalar())
-    return bool(conn.execute(query).scalar())
+            return {(row[0], row[1]) for row in c.execute(query)}
+    return {(row[0], row[1]) for row in conn.execute(query)}
 
 
 def remember_files(
