@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
 import polars as pl
 import pyarrow as pa
 
 from connectors.base import SOURCE_FILE, SOURCE_ROW, Batch, Rejection
-from connectors.files import cyclic_gc_paused, iter_json_lines, load_json_document
+from connectors.files import iter_json_lines, load_json_document
 from servicelens.model import EVENT_SCHEMA, INTERACTION_SCHEMA, UTC_DATETIME, interaction_id
 
 REPLICATION_KEY = "_replication_key"  # per-row bookmark value (the source's updated_at)
@@ -310,7 +309,7 @@ def read_json_chunks(
         for number, value, line, error in iter_json_lines(path):
             yield _json_line(number, value, line, error)
         return
-    document = read_json_document(path)
+    document = load_json_document(path)
     if isinstance(document, list):
         yield from _items(document, None, {})
         return
@@ -329,22 +328,6 @@ def read_json_chunks(
         yield from _items(list(document.values()), next(iter(document)), {})  # {"ticket_metric": {...}}
     else:
         yield from _items([document], None, {})
-
-
-def read_json_document(path: Path) -> Any:
-    """What :func:`connectors.files.load_json_document` reads, decoded from the file's bytes when orjson
-    takes them: the same document without decoding the text first (orjson refuses whatever that decoding
-    refuses, a byte order mark included, and line ends only ever differ in whitespace). Anything else is
-    read, or refused with its reason, as before."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return load_json_document(path)
-    try:
-        with cyclic_gc_paused():
-            return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return load_json_document(path)
 
 
 def _items(items: list[Any], stream: str | None, page: dict[str, Any]) -> Iterator[JsonRecord]:

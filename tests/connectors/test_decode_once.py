@@ -33,13 +33,13 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the JSON documents decoded, in order."""
     seen: list[str] = []
 
-    read = connectors.parsing.read_json_document
+    read = connectors.parsing.load_json_document
 
     def counting(path: Path) -> object:
         seen.append(path.name)
         return read(path)
 
-    monkeypatch.setattr(connectors.parsing, "read_json_document", counting)
+    monkeypatch.setattr(connectors.parsing, "load_json_document", counting)
     return seen
 
 
@@ -165,7 +165,7 @@ def test_documents_decode_as_the_standard_library_decodes_them(value: object) ->
     form=st.sampled_from(["utf-8", "crlf", "bom", "utf-16", "latin-1", "nan", "cut", "surrogate"]),
 )
 def test_documents_read_from_bytes_as_from_their_text(value: object, form: str) -> None:
-    """``read_json_document`` gives what ``load_json_document`` gives, or refuses with the same reason."""
+    """``load_json_document`` gives what decoding the file's text gives, or refuses with the same reason."""
     text = json.dumps(value, ensure_ascii=False, indent=1 if form == "crlf" else None)
     data = {
         "utf-8": text.encode(),
@@ -180,7 +180,21 @@ def test_documents_read_from_bytes_as_from_their_text(value: object, form: str) 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "page.json"
         path.write_bytes(data)
-        assert _read(connectors.parsing.read_json_document, path) == _read(load_json_document, path)
+        assert _read(load_json_document, path) == _read(_load_from_text, path)
+
+
+def _load_from_text(path: Path) -> object:
+    """A JSON file read as text first, then decoded, as the standard library reads it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return decode_json(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFileError(
+            path, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
 
 
 def _read(read: Callable[[Path], object], path: Path) -> object:
@@ -213,7 +227,7 @@ def test_the_garbage_collector_is_paused_only_while_decoding(tmp_path: Path, ena
         raise json.JSONDecodeError("Expecting value", text, 0)
 
     page, broken = tmp_path / "page.json", tmp_path / "broken.json"
-    page.write_text("{}")
+    page.write_text("{NaN}")  # refused by orjson, so both files reach the text decoder observed here
     broken.write_text("x")
     was = gc.isenabled()
     try:
