@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -128,26 +128,42 @@ def prepare_batch(batch: Batch, dialect: str) -> PreparedBatch:
 
 
 def prefetched(items: Iterable[T], prepare: Callable[[T], U]) -> Iterator[U]:
-    """``prepare(item)`` for each item, in order; the next item is read and prepared in a background thread
-    while the caller handles the current one.
+    """``prepare(item)`` for each item, in order, made ahead in two background threads while the caller
+    handles the current one: one thread reads the item after next while the other prepares the next.
 
-    Reading and validating one batch then overlaps with writing the previous one (polars, hashing and the
-    database drivers release the GIL), and at most two batches are held at once. An exception raised by
-    ``items`` or ``prepare`` reaches the caller at the item where it happened, after every item before it.
+    Reading (parsing files, mostly Python), preparing (polars) and the caller's writing (the database
+    driver) then overlap, as polars, hashing and the drivers release the GIL; at most three items are held
+    at once. An exception raised by ``items`` or ``prepare`` reaches the caller at the item where it
+    happened, after every item before it.
     """
     iterator = iter(items)
 
-    def next_prepared() -> tuple[U] | None:
-        """The next item prepared (in a 1-tuple, as ``prepare`` may return None), or None at the end."""
+    def read_next() -> tuple[T] | None:
+        """The next item (in a 1-tuple, as an item may be None), or None at the end."""
         for item in iterator:
-            return (prepare(item),)
+            return (item,)
         return None
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="servicelens-prepare") as pool:
-        pending = pool.submit(next_prepared)
-        while (prepared := pending.result()) is not None:
-            pending = pool.submit(next_prepared)
-            yield prepared[0]
+    def prepare_read(read: Future[tuple[T] | None]) -> tuple[U] | None:
+        item = read.result()
+        return None if item is None else (prepare(item[0]),)
+
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="servicelens-read") as reader,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="servicelens-prepare") as preparer,
+    ):
+        pending = preparer.submit(prepare_read, reader.submit(read_next))
+        try:
+            while True:
+                following = reader.submit(read_next)  # read while ``pending`` is prepared
+                prepared = pending.result()
+                if prepared is None:
+                    return
+                pending = preparer.submit(prepare_read, following)
+                yield prepared[0]
+        finally:
+            # Stopped early (an error, or the caller gave up): nothing more is read than already started.
+            reader.shutdown(cancel_futures=True)
 
 
 def load_batch(

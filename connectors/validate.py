@@ -153,6 +153,29 @@ def _text(name: str, raw: pl.DataFrame) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
+def _shared_texts(
+    raw: pl.DataFrame, names: list[str], lowercase: set[str]
+) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
+    """:func:`_text` of each named column (lowercased for ``lowercase``) computed once, as a column that
+    several values and checks then read: eager calls do not share common subexpressions."""
+    shared = {name: _text(name, raw) for name in names}
+    shared = {name: e.str.to_lowercase() if name in lowercase else e for name, e in shared.items()}
+    computed = {name: e for name, e in shared.items() if name in raw.schema and raw.schema[name] != pl.Null}
+    raw = raw.with_columns(**{f"__text_{name}": e for name, e in computed.items()})
+    return raw, {name: pl.col(f"__text_{name}") if name in computed else shared[name] for name in names}
+
+
+def _is_missing(name: str, raw: pl.DataFrame) -> pl.Expr:
+    """Whether :func:`_text` of a timestamp column is null, after :func:`_prepare_timestamps` (which
+    keeps the trimmed text of every column it parses): a datetime column never holds empty text."""
+    dtype = raw.schema.get(name)
+    if dtype is None or dtype == pl.Null:
+        return pl.lit(True)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(name).is_null()
+    return pl.col(f"__norm_{name}").is_null()
+
+
 def _tags(raw: pl.DataFrame) -> pl.Expr:
     dtype = raw.schema.get("tags")
     if dtype is None or dtype == pl.Null:
@@ -211,17 +234,19 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
     raw_cols = [c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
     ts_names = ["created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"]
     raw, fully_parsed = _prepare_timestamps(raw, ts_names)
+    enums = {"channel", "priority", "status"}
+    raw, text = _shared_texts(raw, ["source", "external_id", "interaction_id", *sorted(enums)], enums)
     values: dict[str, pl.Expr] = {}
     checks: list[tuple[str, pl.Expr, str]] = []
 
-    src = _text("source", raw).fill_null(pl.lit(source))
-    ext = _text("external_id", raw)
+    src = text["source"].fill_null(pl.lit(source))
+    ext = text["external_id"]
     values["source"], values["external_id"] = src, ext
     values["interaction_id"] = pl.concat_str([src, pl.lit(":"), ext])
     checks.append(("external_id", ext.is_null(), "missing external id"))
     # interaction_id = source:external_id is unique only while no source contains the separator.
     checks.append(("source", src.str.contains(":", literal=True), "source must not contain ':'"))
-    given_id = _text("interaction_id", raw)
+    given_id = text["interaction_id"]
     checks.append(
         (
             "interaction_id",
@@ -238,7 +263,7 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
     checks.append(
         (
             "created_at",
-            values["created_at"].is_null() & _text("created_at", raw).is_null(),
+            values["created_at"].is_null() & _is_missing("created_at", raw),
             "missing created_at",
         )
     )
@@ -254,17 +279,16 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         checks.append((name, values[name] < values["created_at"], f"{label} before created"))
 
     for name, enum, default in (("channel", Channel, "other"), ("priority", Priority, "normal")):
-        text = _text(name, raw).str.to_lowercase()
         allowed = [e.value for e in enum]
-        values[name] = text.fill_null(pl.lit(default))
+        values[name] = text[name].fill_null(pl.lit(default))
         checks.append(
             (
                 name,
-                text.is_not_null() & ~text.is_in(allowed),
+                text[name].is_not_null() & ~text[name].is_in(allowed),
                 f"unknown {name} (allowed: {', '.join(allowed)})",
             )
         )
-    status = _text("status", raw).str.to_lowercase()
+    status = text["status"]
     values["status"] = status
     statuses = [s.value for s in Status]
     checks.append(
@@ -290,7 +314,6 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
     values["tags"] = _tags(raw)
 
     checks = [(f, c.fill_null(False), r) for f, c, r in checks]
-    # Values and checks in one pass: shared subexpressions (trimmed text, parsed numbers) run once.
     frame = raw.with_columns(
         **{f"__{k}": v for k, v in values.items()},
         **{f"__bad_{i}": c for i, (_, c, _) in enumerate(checks)},
