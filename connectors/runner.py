@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 UNSCHEDULED_FRESHNESS = timedelta(hours=24)
 DEFAULT_MERGED_BATCH_ROWS = 50_000
 BATCH_ROWS_VARIABLE = "SERVICELENS_INGEST_BATCH_ROWS"
+FIRST_GROUP_SHARE = 8  # the first group of files merges up to this fraction of the batch rows
 # Names that hold records referring to tickets; they load after files of tickets / conversations.
 _LATER_NAME_HINTS = (
     "audit",
@@ -59,12 +60,25 @@ class SourceError(Exception):
     """The source itself failed (unreadable files, API unavailable); recorded on the run."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileScan:
-    pending: list[tuple[Path, str]]  # (path, sha256) to load, in load order
-    unchanged: int  # loaded before with the same content
+    """A connector's files at the start of a run. Each settled file is hashed only when its turn to load
+    comes (:func:`_parsed_files`), so the first batch does not wait for the whole folder to be hashed."""
+
+    settled: list[Path]  # every complete file in load order, loaded or not (reference data for parsers)
+    loaded: set[tuple[str, str]]  # (resolved path, sha256) of the files loaded before
     in_progress: list[Path]  # still being written; left for the next run
-    settled: list[Path]  # every complete file, loaded or not (reference data for parsers)
+    unchanged: int = 0  # settled files found loaded before with the same content, so far
+    changed: int = 0  # settled files found new or changed, so far
+
+    def is_loaded(self, path: Path, digest: str) -> bool:
+        """Whether this content of the file was loaded before; counts the file either way."""
+        loaded = (str(path.resolve()), digest) in self.loaded
+        if loaded:
+            self.unchanged += 1
+        else:
+            self.changed += 1
+        return loaded
 
 
 def load_order(path: Path) -> tuple[int, str]:
@@ -97,22 +111,14 @@ def list_files(config: FileConnector, base_dir: Path | None = None) -> list[Path
 def scan_files(
     engine: sa.Engine, config: FileConnector, now: datetime, settle_seconds: float, base_dir: Path | None
 ) -> FileScan:
-    pending: list[tuple[Path, str]] = []
     in_progress: list[Path] = []
     settled: list[Path] = []
-    unchanged = 0
-    loaded = runs.ingested_files(engine, config.name)
     for path in list_files(config, base_dir):
         if is_still_being_written(path, settle_seconds, now=now.timestamp()):
             in_progress.append(path)
-            continue
-        settled.append(path)
-        digest = sha256_of(path)
-        if (str(path.resolve()), digest) in loaded:
-            unchanged += 1
         else:
-            pending.append((path, digest))
-    return FileScan(pending, unchanged, in_progress, settled)
+            settled.append(path)
+    return FileScan(settled, runs.ingested_files(engine, config.name), in_progress)
 
 
 def merged_batch_rows() -> int:
@@ -175,11 +181,15 @@ def _batch_rows(batch: Batch) -> int:
 
 
 def _parsed_files(config: FileConnector, scan: FileScan) -> Iterator[Batch]:
-    """One batch per pending file; unreadable files are named in a SourceError once the others loaded."""
+    """One batch per new or changed file; unreadable files are named in a SourceError once the others
+    loaded."""
     failures: list[str] = []
     parse = None if isinstance(config, GenericFilesConfig) else file_parser(config, scan.settled)
-    for path, digest in scan.pending:
+    for path in scan.settled:
         try:
+            digest = sha256_of(path)
+            if scan.is_loaded(path, digest):
+                continue
             if parse is None:
                 generic = classify(path)
                 assert generic is not None  # list_files keeps only classified files
@@ -208,13 +218,15 @@ def _file_batches(config: FileConnector, scan: FileScan, merge_rows: int | None 
     file loaded without them; a file larger than :data:`connectors.base.MAX_BATCH_ROWS` is still sliced.
     """
     limit = merge_rows or merged_batch_rows()
+    # The first group is smaller, so that the database starts writing while the next files are read.
+    group_limit = max(1, limit // FIRST_GROUP_SHARE)
     group: list[Batch] = []
     rows = 0
     try:
         for batch in _parsed_files(config, scan):
-            if group and (rows + _batch_rows(batch) > limit or not _mergeable(group, batch)):
+            if group and (rows + _batch_rows(batch) > group_limit or not _mergeable(group, batch)):
                 yield from split_batch(merge_batches(group))
-                group, rows = [], 0
+                group, rows, group_limit = [], 0, limit
             group.append(batch)
             rows += _batch_rows(batch)
     except SourceError:
@@ -286,11 +298,13 @@ def _scanned_file_batches(
 ) -> Iterator[Batch]:
     # Scanning inside the generator makes a missing folder a recorded failure of this run.
     scan = scan_files(engine, config, now, settle_seconds, base_dir)
-    notes.append(f"{len(scan.pending)} new or changed file(s), {scan.unchanged} unchanged skipped")
     if scan.in_progress:
         names = ", ".join(p.name for p in scan.in_progress)
         notes.append(f"{len(scan.in_progress)} still being written, left for the next run ({names})")
-    yield from _file_batches(config, scan)
+    try:
+        yield from _file_batches(config, scan)
+    finally:  # files are sorted as their turn comes, so the counts are known once the files were read
+        notes.insert(0, f"{scan.changed} new or changed file(s), {scan.unchanged} unchanged skipped")
 
 
 # --- freshness ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.tables import TS, metadata
+from storage.tables import INTERACTION_ID, TS, metadata
 
 INTERACTION_FK = "interactions.interaction_id"
 
@@ -33,7 +33,7 @@ audit_batch_items = sa.Table(
         "batch_id", sa.Integer, sa.ForeignKey("audit_batches.batch_id", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column(
-        "interaction_id", sa.String(300), sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), primary_key=True
+        "interaction_id", INTERACTION_ID, sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("stratum", sa.String(600), nullable=False),
     sa.Column("reason", sa.String(40), nullable=False),  # a targeted rule or "random"
@@ -50,7 +50,7 @@ audit_reassignments = sa.Table(
     sa.Column(
         "batch_id", sa.Integer, sa.ForeignKey("audit_batches.batch_id", ondelete="CASCADE"), nullable=False
     ),
-    sa.Column("interaction_id", sa.String(300), nullable=False),
+    sa.Column("interaction_id", INTERACTION_ID, nullable=False),
     sa.Column("from_auditor", sa.String(200), nullable=False),
     sa.Column("to_auditor", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
@@ -63,7 +63,7 @@ audit_reviews = sa.Table(
     metadata,
     sa.Column("review_id", sa.String(64), primary_key=True),
     sa.Column(
-        "interaction_id", sa.String(300), sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), nullable=False
+        "interaction_id", INTERACTION_ID, sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), nullable=False
     ),
     sa.Column("auditor", sa.String(200), nullable=False),
     sa.Column("scorecard_id", sa.String(100), nullable=False),
@@ -164,7 +164,7 @@ calibration_interactions = sa.Table(
         primary_key=True,
     ),
     sa.Column(
-        "interaction_id", sa.String(300), sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), primary_key=True
+        "interaction_id", INTERACTION_ID, sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("position", sa.Integer, nullable=False),  # the order every auditor sees
 )
@@ -178,7 +178,7 @@ calibration_scores = sa.Table(
         sa.ForeignKey("calibration_sessions.session_id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("interaction_id", sa.String(300), primary_key=True),
+    sa.Column("interaction_id", INTERACTION_ID, primary_key=True),
     sa.Column("auditor", sa.String(200), primary_key=True),
     sa.Column("item_id", sa.String(100), primary_key=True),
     sa.Column("rating", sa.SmallInteger),  # null: not applicable
@@ -189,7 +189,7 @@ audit_check_results = sa.Table(
     "audit_check_results",
     metadata,
     sa.Column(
-        "interaction_id", sa.String(300), sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), primary_key=True
+        "interaction_id", INTERACTION_ID, sa.ForeignKey(INTERACTION_FK, ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("check_name", sa.String(100), primary_key=True),
     sa.Column("item", sa.String(100)),

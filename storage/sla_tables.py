@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.tables import TS, metadata
+from storage.tables import INTERACTION_ID, TS, metadata
 
 sla_results = sa.Table(
     "sla_results",
     metadata,
     sa.Column(
         "interaction_id",
-        sa.String(300),
+        INTERACTION_ID,
         sa.ForeignKey("interactions.interaction_id", ondelete="CASCADE"),
         primary_key=True,
     ),

@@ -18,11 +18,14 @@ metadata = sa.MetaData(
 )
 
 TS = sa.DateTime(timezone=True)
+# Interaction ids compare byte by byte on PostgreSQL (migration 0007_interaction_ids_bytewise); SQLite's
+# default BINARY collation already does.
+INTERACTION_ID = sa.String(300).with_variant(sa.String(300, collation="C"), "postgresql")
 
 interactions = sa.Table(
     "interactions",
     metadata,
-    sa.Column("interaction_id", sa.String(300), primary_key=True),
+    sa.Column("interaction_id", INTERACTION_ID, primary_key=True),
     sa.Column("source", sa.String(100), nullable=False),
     sa.Column("external_id", sa.String(200), nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
@@ -61,7 +64,7 @@ interaction_events = sa.Table(
     sa.Column("event_key", sa.String(40), primary_key=True),
     sa.Column(
         "interaction_id",
-        sa.String(300),
+        INTERACTION_ID,
         sa.ForeignKey("interactions.interaction_id", ondelete="CASCADE"),
         nullable=False,
     ),

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from connectors import runner
 from connectors.base import Batch, Rejection, split_batch
 from connectors.config import ZendeskFilesConfig
 from connectors.run import PreparedBatch, commit_batch
@@ -108,8 +109,9 @@ def test_groups_end_at_the_row_limit_and_keep_load_order(
     report = run_connector(engine, zendesk(folder), now=NOW)
     assert report.status == "succeeded", report.message
     names = [f"tickets-{page:03d}.json" for page in range(PAGES)]
-    # The last page holds one ticket more, so it no longer fits beside the page before it.
-    assert committed == [names[0:2], names[2:4], [names[4]], [names[5]]]
+    # The first group is smaller (one page here), so the database starts writing early; the last page
+    # holds one ticket more, so it no longer fits beside the page before it.
+    assert committed == [[names[0]], names[1:3], names[3:5], [names[5]]]
 
 
 def test_an_unreadable_file_does_not_keep_the_others_of_its_group_out(
@@ -126,6 +128,30 @@ def test_an_unreadable_file_does_not_keep_the_others_of_its_group_out(
         in (report.message or "")
     )
     assert sorted(remembered(engine)) == ["tickets-000.json", "tickets-002.json"]
+
+
+def test_a_file_removed_before_its_turn_fails_alone_and_the_counts_name_every_file(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "export"
+    paths = write_pages(folder, pages=3)
+    first = run_connector(engine, zendesk(folder), now=NOW)
+    assert first.status == "succeeded" and "3 new or changed file(s), 0 unchanged skipped" in first.summary()
+    # Files are hashed when their turn comes: one that vanishes after the listing fails alone.
+    paths[2].write_text(paths[2].read_text().replace('"bogus"', '"open"'))
+    settle(paths[2])
+    hash_file = runner.sha256_of
+
+    def vanished(path: Path) -> str:
+        if path.name == paths[1].name:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return hash_file(path)
+
+    monkeypatch.setattr(runner, "sha256_of", vanished)
+    again = run_connector(engine, zendesk(folder), now=NOW + timedelta(hours=1))
+    assert again.status == "failed" and "tickets-001.json" in (again.message or "")
+    assert "1 new or changed file(s), 1 unchanged skipped" in again.summary()
+    assert again.counts.inserted == 13  # the changed page loaded all the same: its 13 repaired tickets
 
 
 def test_a_transaction_that_fails_remembers_none_of_its_files(
