@@ -85,24 +85,29 @@ class Batch:
 MAX_BATCH_ROWS = 200_000
 
 
-def split_batch(batch: Batch, max_rows: int | None = None) -> list[Batch]:
-    """The batch in slices of at most ``max_rows`` interactions and events, loaded in order.
+def split_batch(batch: Batch, max_rows: int | None = None, first_rows: int | None = None) -> list[Batch]:
+    """The batch in slices of at most ``max_rows`` interactions and events, loaded in order; the first slice
+    holds at most ``first_rows`` when that is smaller.
 
     Rejections travel with the first slice, the file fingerprints with the last one, so a file counts as
     loaded only when all of it is.
     """
     max_rows = max_rows or MAX_BATCH_ROWS
+    first = min(first_rows or max_rows, max_rows)
     height = max(batch.interactions.height, batch.events.height)
-    if height <= max_rows:
+    if height <= first:
         return [batch]
+    starts = [0, *range(first, height, max_rows)]
     parts = []
-    for start in range(0, height, max_rows):
-        last = start + max_rows >= height
+    for start, end in zip(starts, [*starts[1:], height], strict=True):
+        last = end >= height
         parts.append(
             Batch(
                 batch.source,
-                batch.interactions.slice(start, max_rows) if batch.interactions.width else batch.interactions,
-                batch.events.slice(start, max_rows) if batch.events.width else batch.events,
+                batch.interactions.slice(start, end - start)
+                if batch.interactions.width
+                else batch.interactions,
+                batch.events.slice(start, end - start) if batch.events.width else batch.events,
                 batch.rejections if start == 0 else [],
                 bookmark=batch.bookmark if last else None,
                 file_fingerprints=batch.file_fingerprints if last else [],

@@ -218,24 +218,32 @@ def _file_batches(config: FileConnector, scan: FileScan, merge_rows: int | None 
     file loaded without them; a file larger than :data:`connectors.base.MAX_BATCH_ROWS` is still sliced.
     """
     limit = merge_rows or merged_batch_rows()
-    # The first group is smaller, so that the database starts writing while the next files are read.
-    group_limit = max(1, limit // FIRST_GROUP_SHARE)
+    # The first group, and the first slice of a large first file, are smaller, so that the database starts
+    # writing while the next files are read.
+    first_rows: int | None = max(1, limit // FIRST_GROUP_SHARE)
     group: list[Batch] = []
     rows = 0
+
+    def written(group: list[Batch]) -> list[Batch]:
+        nonlocal first_rows
+        slices, first_rows = split_batch(merge_batches(group), first_rows=first_rows), None
+        return slices
+
     try:
         for batch in _parsed_files(config, scan):
+            group_limit = first_rows or limit
             if group and (rows + _batch_rows(batch) > group_limit or not _mergeable(group, batch)):
-                yield from split_batch(merge_batches(group))
-                group, rows, group_limit = [], 0, limit
+                yield from written(group)
+                group, rows = [], 0
             group.append(batch)
             rows += _batch_rows(batch)
     except SourceError:
         # Files parsed before the unreadable ones are named still load; the error follows them.
         if group:
-            yield from split_batch(merge_batches(group))
+            yield from written(group)
         raise
     if group:
-        yield from split_batch(merge_batches(group))
+        yield from written(group)
 
 
 def _api_batches(

@@ -9,6 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors import runner
 from connectors.base import Batch, Rejection, split_batch
@@ -109,9 +111,10 @@ def test_groups_end_at_the_row_limit_and_keep_load_order(
     report = run_connector(engine, zendesk(folder), now=NOW)
     assert report.status == "succeeded", report.message
     names = [f"tickets-{page:03d}.json" for page in range(PAGES)]
-    # The first group is smaller (one page here), so the database starts writing early; the last page
-    # holds one ticket more, so it no longer fits beside the page before it.
-    assert committed == [[names[0]], names[1:3], names[3:5], [names[5]]]
+    # The first group is smaller (one page here, itself sliced: its first slice is an eighth of the limit),
+    # so the database starts writing early; the last page holds one ticket more, so it no longer fits
+    # beside the page before it.
+    assert committed == [[], [names[0]], names[1:3], names[3:5], [names[5]]]
 
 
 def test_an_unreadable_file_does_not_keep_the_others_of_its_group_out(
@@ -197,3 +200,29 @@ def test_merging_keeps_rows_rejections_bookmark_and_fingerprints(tmp_path: Path)
     slices = split_batch(merged, max_rows=2)
     assert [s.file_fingerprints for s in slices] == [[], [("a", "1"), ("b", "2")]]
     assert [s.rejections for s in slices] == [[rejection], []]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(1, 12), st.one_of(st.none(), st.integers(1, 15)))
+def test_slices_keep_every_row_in_order_with_a_smaller_first_one(
+    interactions: int, events: int, max_rows: int, first_rows: int | None
+) -> None:
+    batch = Batch(
+        "s",
+        pl.DataFrame({"external_id": [str(n) for n in range(interactions)]}),
+        pl.DataFrame({"interaction_id": [f"s:{n}" for n in range(events)]}),
+        [rejection := Rejection("f", 1, None, "broken")],
+        bookmark="2026-03-02T00:00:00+00:00",
+        file_fingerprint=("f", "digest"),
+    )
+    slices = split_batch(batch, max_rows=max_rows, first_rows=first_rows)
+    assert pl.concat([s.interactions for s in slices]).equals(batch.interactions)
+    assert pl.concat([s.events for s in slices]).equals(batch.events)
+    sizes = [max(s.interactions.height, s.events.height) for s in slices]
+    assert sizes[0] <= min(first_rows or max_rows, max_rows) or len(slices) == 1
+    assert all(size <= max_rows for size in sizes[1:])
+    assert all(sizes) or len(slices) == 1
+    assert [s.rejections for s in slices] == [[rejection]] + [[]] * (len(slices) - 1)
+    assert [s.bookmark for s in slices][-1] == batch.bookmark
+    assert [s.file_fingerprints for s in slices][-1] == [("f", "digest")]
+    assert all(not s.file_fingerprints and s.bookmark is None for s in slices[:-1])
