@@ -231,7 +231,9 @@ def reassign_form(url: str, me: str, items: pl.DataFrame, people: list[str]) -> 
         f"{row['batch_id']}/{row['interaction_id']}": (
             f"{row['interaction_id']} · {row['location']} · {row['team']} · batch {row['batch_id']}"
         )
-        for row in mine.join(facts, on="interaction_id", how="left").iter_rows(named=True)
+        for row in mine.join(facts, on="interaction_id", how="left", maintain_order="left").iter_rows(
+            named=True
+        )
     }
     reviewed = items.filter((pl.col("auditor") == current) & pl.col("review_id").is_not_null()).height
     if reviewed:

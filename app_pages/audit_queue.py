@@ -85,8 +85,8 @@ def _queue_table(url: str, queue: pl.DataFrame, config: ServicelensConfig) -> pl
         "interaction_id", "location", "team", "agent", "channel", "created_at"
     )
     return (
-        queue.join(facts, on="interaction_id", how="left")
-        .join(scores, on="review_id", how="left")
+        queue.join(facts, on="interaction_id", how="left", maintain_order="left")
+        .join(scores, on="review_id", how="left", maintain_order="left")
         .select(
             pl.when(pl.col("review_id").is_null())
             .then(pl.lit("to do"))

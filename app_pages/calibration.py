@@ -156,6 +156,7 @@ def results(config: ServicelensConfig, session: CalibrationSession, scores: pl.D
         scores.group_by("auditor").agg(pl.col("interaction_id").n_unique().alias("scored")),
         on="auditor",
         how="left",
+        maintain_order="left",
     )
     st.dataframe(
         progress.with_columns(pl.col("scored").fill_null(0), of=pl.lit(len(session.interaction_ids))),

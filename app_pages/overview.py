@@ -178,14 +178,18 @@ def breakdown_table(results: dict[str, pl.DataFrame], business_time: bool = Fals
     table = results["breakdown.volume"].select(*keys, pl.col("n").alias("Interactions"))
     for kpi, name in (("csat", "CSAT %"), ("fcr", "FCR %")):
         table = table.join(
-            _with_interval(results[f"breakdown.{kpi}"], name), on=keys, how="left", nulls_equal=True
+            _with_interval(results[f"breakdown.{kpi}"], name),
+            on=keys,
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
         )
     first_response = results["breakdown.median_first_response_minutes"].select(
         *keys,
         pl.col("value").alias(FIRST_RESPONSE_COLUMN[business_time]),
         pl.col("n").alias("First response n"),
     )
-    table = table.join(first_response, on=keys, how="left", nulls_equal=True)
+    table = table.join(first_response, on=keys, how="left", maintain_order="left", nulls_equal=True)
     small = (pl.col("CSAT % n") < SMALL_N) | (pl.col("FCR % n") < SMALL_N)
     return table.with_columns(
         pl.when(small).then(pl.lit("⚠ small n")).otherwise(pl.lit("")).alias("Note"),

@@ -81,7 +81,7 @@ def customer_names(interactions: pl.DataFrame, events: pl.DataFrame) -> pl.DataF
         .agg(pl.col("author").drop_nulls().first().alias("first_author"))
     )
     frame = interactions.select("interaction_id", "customer").join(
-        first_authors, on="interaction_id", how="left"
+        first_authors, on="interaction_id", how="left", maintain_order="left"
     )
     names = [
         guess_first_name(author) or guess_first_name(customer)
@@ -128,8 +128,9 @@ def _interaction_context(
     )
     return (
         interactions.with_columns(language.alias("language"))
-        .join(customer_names(interactions, events), on="interaction_id", how="left")
-        .join(replies, on="interaction_id", how="left")
+        # Results keep the interactions' order: polars joins do not, unless asked.
+        .join(customer_names(interactions, events), on="interaction_id", how="left", maintain_order="left")
+        .join(replies, on="interaction_id", how="left", maintain_order="left")
         .with_columns(pl.col("agent_messages").fill_null(0))
     )
 
@@ -199,7 +200,7 @@ def _evaluate(
     judged_outcome = outcome.is_in(["pass", "fail"])
     return (
         context.lazy()
-        .join(matched, on="interaction_id", how="left")
+        .join(matched, on="interaction_id", how="left", maintain_order="left")
         .select(
             "interaction_id",
             check=pl.lit(check.name),

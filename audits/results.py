@@ -128,6 +128,7 @@ def scores_by(
         interactions.select("interaction_id", *[c for c in by if c not in scores.columns]),
         on="interaction_id",
         how="left",
+        maintain_order="left",
     )
     summary = (
         joined.group_by(*by)
@@ -157,7 +158,9 @@ def item_results(
     if by:
         if interactions is None:
             raise ValueError("item_results: grouping by unit columns needs the interactions frame")
-        frame = frame.join(interactions.select("interaction_id", *by), on="interaction_id", how="left")
+        frame = frame.join(
+            interactions.select("interaction_id", *by), on="interaction_id", how="left", maintain_order="left"
+        )
     summary = (
         frame.group_by(*by, "category", "item_id")
         .agg(
@@ -184,7 +187,7 @@ def score_trend(
     wanted = ["interaction_id", time_column, *[c for c in by if c not in scores.columns]]
     frame = (
         scores.filter(pl.col("score").is_not_null())
-        .join(interactions.select(wanted), on="interaction_id", how="left")
+        .join(interactions.select(wanted), on="interaction_id", how="left", maintain_order="left")
         .with_columns(period=pl.col(time_column).dt.truncate(every))
     )
     summary = (

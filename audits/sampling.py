@@ -172,7 +172,12 @@ def create_batch(
         interactions, plan, first_response_target_minutes=first_response_target_minutes, exclude=exclude
     )
     if "agent" in interactions.columns and "agent" not in sample.columns:
-        sample = sample.join(interactions.select("interaction_id", "agent"), on="interaction_id", how="left")
+        sample = sample.join(
+            interactions.select("interaction_id", "agent"),
+            on="interaction_id",
+            how="left",
+            maintain_order="left",
+        )
     sample = assign_auditors(sample, plan.auditors, plan.assignment, current_load=current_load)
     return AuditBatch(plan.seed, now, sample)
 

@@ -325,8 +325,8 @@ def fcr_flags(
         allow_exact_matches=False,
     ).select("interaction_id", "next_contact_at")
     flags = (
-        lf.join(replies, on="interaction_id", how="left")
-        .join(next_contact, on="interaction_id", how="left")
+        lf.join(replies, on="interaction_id", how="left", maintain_order="left")
+        .join(next_contact, on="interaction_id", how="left", maintain_order="left")
         .with_columns(pl.col("replies_before_resolution").fill_null(0))
     )
     eligible = (

@@ -134,7 +134,9 @@ def compliance_in_slices(
         .drop("group")
         .collect()
     )
-    merged = summed.cast(counts[0].schema).join(medians, on=keys, how="left", nulls_equal=True)
+    merged = summed.cast(counts[0].schema).join(
+        medians, on=keys, how="left", maintain_order="left", nulls_equal=True
+    )
     return _finished(merged.lazy(), keys).collect()
 
 
@@ -168,6 +170,7 @@ def _grouped_clocks(
             interactions.select("interaction_id", *(pl.col(a).cast(pl.Categorical) for a in attributes)),
             on="interaction_id",
             how="left",
+            maintain_order="left",
         )
     if "week" in keys:
         if config is None:

@@ -94,12 +94,12 @@ def timeline(
             pl.col("from", "to").cast(UTC_DATETIME),
         )
     )
-    joined = stretches.lazy().join(results, on=["metric", "cycle"], how="left")
+    joined = stretches.lazy().join(results, on=["metric", "cycle"], how="left", maintain_order="left")
     periodic = results.filter(pl.col("metric") == "periodic_update").select(
         "metric", pl.col("clock_status").alias("overall"), pl.col("due_at").alias("overall_due")
     )
     return (
-        joined.join(periodic, on="metric", how="left")
+        joined.join(periodic, on="metric", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("overall", "clock_status").alias("clock_status"),
             pl.coalesce("overall_due", "due_at").alias("due_at"),

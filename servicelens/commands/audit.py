@@ -227,8 +227,8 @@ def queue_status(engine: sa.Engine, config: ServicelensConfig, auditor: str | No
         .otherwise(pl.lit("done"))
     )
     return (
-        items.join(scores, on="review_id", how="left")
-        .join(moves, on=["batch_id", "interaction_id"], how="left")
+        items.join(scores, on="review_id", how="left", maintain_order="left")
+        .join(moves, on=["batch_id", "interaction_id"], how="left", maintain_order="left")
         .select(
             "batch_id",
             "interaction_id",
@@ -289,7 +289,12 @@ def reassign_batch_items(
     )
     entries: list[tuple[int, Reassignment]] = []
     with engine.begin() as conn:
-        rows = wanted.join(audit_repo.read_batch_items(conn), on=["batch_id", "interaction_id"], how="left")
+        rows = wanted.join(
+            audit_repo.read_batch_items(conn),
+            on=["batch_id", "interaction_id"],
+            how="left",
+            maintain_order="left",
+        )
         unknown = rows.filter(pl.col("auditor").is_null())
         if unknown.height:
             first = unknown.row(0, named=True)
@@ -401,7 +406,9 @@ def pass_rates(
     results: pl.DataFrame, interactions: pl.DataFrame, by: str, confidence: float = 0.95
 ) -> pl.DataFrame:
     """Pass rate per check and ``by`` unit with applicable n and Wilson interval."""
-    joined = results.join(interactions.select("interaction_id", by), on="interaction_id", how="left")
+    joined = results.join(
+        interactions.select("interaction_id", by), on="interaction_id", how="left", maintain_order="left"
+    )
     summary = check_summary(joined, by=[by])
     low, high = wilson_bounds(pl.col("pass_rate"), pl.col("applicable"), confidence)
     return summary.with_columns(low.alias("pass_low"), high.alias("pass_high"))

@@ -80,7 +80,7 @@ def write_chunk(interactions: pl.DataFrame, events: pl.DataFrame, chunk: int) ->
             group_id=GROUP_ID_BASE + team_index(),
             company_id=COMPANY_ID_BASE + site_index(),
         )
-        .join(ticket_history(interactions, events), on="interaction_id", how="left")
+        .join(ticket_history(interactions, events), on="interaction_id", how="left", maintain_order="left")
         .sort("updated_at", "ticket_id")
     )
     rated = tickets.filter(pl.col("csat").is_not_null()).sort("resolved_at", "ticket_id")

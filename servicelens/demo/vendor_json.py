@@ -78,7 +78,7 @@ def ticket_history(interactions: pl.DataFrame, events: pl.DataFrame) -> pl.DataF
     )
     return (
         interactions.select("interaction_id")
-        .join(by_status, on="interaction_id", how="left")
-        .join(by_message, on="interaction_id", how="left")
-        .join(latest_comment, on="interaction_id", how="left")
+        .join(by_status, on="interaction_id", how="left", maintain_order="left")
+        .join(by_message, on="interaction_id", how="left", maintain_order="left")
+        .join(latest_comment, on="interaction_id", how="left", maintain_order="left")
     )

@@ -70,7 +70,7 @@ def write_chunk(interactions: pl.DataFrame, events: pl.DataFrame, chunk: int) ->
             metric_id=METRIC_ID_BASE + pl.col("external_id").cast(pl.Int64),
             rating_id=RATING_ID_BASE + pl.col("external_id").cast(pl.Int64),
         )
-        .join(ticket_history(interactions, events), on="interaction_id", how="left")
+        .join(ticket_history(interactions, events), on="interaction_id", how="left", maintain_order="left")
         .sort("updated_at", "ticket_id")
         .with_columns(page=(pl.int_range(pl.len()) // TICKETS_PER_PAGE + 1).cast(pl.Int64))
     )

@@ -251,3 +251,14 @@ def test_a_team_that_skips_greetings_stands_out_in_the_summary(results: pl.DataF
 )  # fmt: skip
 def test_first_names_are_guessed_only_from_name_like_authors(author: str | None, name: str | None) -> None:
     assert guess_first_name(author) == name
+
+
+def test_results_follow_the_order_of_the_interactions() -> None:
+    ids = [f"demo:{n}" for n in sorted(range(300), key=lambda n: (n * 7919) % 300)]
+    interactions = interactions_frame([interaction(i) for i in ids])
+    events = events_frame(
+        [row for i in ids[::2] for row in transcript(i, ("agent", "Sam", "Hello, your refund is done."))]
+    )
+    out = run_checks(interactions, events, CONFIG)
+    for check in CONFIG.checks:
+        assert out.filter(pl.col("check") == check.name)["interaction_id"].to_list() == ids
