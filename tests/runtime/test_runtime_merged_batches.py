@@ -226,3 +226,15 @@ def test_slices_keep_every_row_in_order_with_a_smaller_first_one(
     assert [s.bookmark for s in slices][-1] == batch.bookmark
     assert [s.file_fingerprints for s in slices][-1] == [("f", "digest")]
     assert all(not s.file_fingerprints and s.bookmark is None for s in slices[:-1])
+
+
+def test_only_frames_of_one_schema_merge() -> None:
+    def batch(interactions: pl.DataFrame) -> Batch:
+        return Batch("s", interactions, pl.DataFrame(), [])
+
+    base = pl.DataFrame({"external_id": ["1"], "csat": [5]})
+    assert runner._mergeable([batch(base)], batch(base.clone()))
+    assert runner._mergeable([batch(pl.DataFrame())], batch(base))  # a file of events only merges
+    assert not runner._mergeable([batch(base)], batch(base.with_columns(pl.col("csat").cast(pl.Int8))))
+    assert not runner._mergeable([batch(base)], batch(base.select("csat", "external_id")))
+    assert not runner._mergeable([batch(base)], batch(base.rename({"csat": "nps"})))
