@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 UNSCHEDULED_FRESHNESS = timedelta(hours=24)
 DEFAULT_MERGED_BATCH_ROWS = 50_000
 BATCH_ROWS_VARIABLE = "SERVICELENS_INGEST_BATCH_ROWS"
-FIRST_GROUP_SHARE = 8  # the first group of files merges up to this fraction of the batch rows
+FIRST_GROUP_SHARE = 8  # a run's first group of files (or first slice) holds 1/8 of the batch rows at most
 # Names that hold records referring to tickets; they load after files of tickets / conversations.
 _LATER_NAME_HINTS = (
     "audit",
@@ -315,7 +315,7 @@ def _scanned_file_batches(
         notes.append(f"{len(scan.in_progress)} still being written, left for the next run ({names})")
     try:
         yield from _file_batches(config, scan)
-    finally:  # files are sorted as their turn comes, so the counts are known once the files were read
+    finally:  # a file is found new or unchanged when its turn comes: the counts are known only now
         notes.insert(0, f"{scan.changed} new or changed file(s), {scan.unchanged} unchanged skipped")
 
 
