@@ -169,8 +169,7 @@ def _grouped_clocks(
         frame = frame.join(
             interactions.select("interaction_id", *(pl.col(a).cast(pl.Categorical) for a in attributes)),
             on="interaction_id",
-            how="left",
-            maintain_order="left",
+            how="left",  # any row order: the clocks are only counted per group
         )
     if "week" in keys:
         if config is None:

@@ -153,7 +153,8 @@ def upsert_interactions(
         return UpsertCounts(inserted=prepared.rows.height)
     incoming = prepared.rows.with_row_index("_row")  # position in db_rows
     existing = _existing_versions(conn, incoming["interaction_id"].to_list())
-    joined = incoming.join(existing, on="interaction_id", how="left", maintain_order="left")
+    # Any row order: rows are written by their _row position.
+    joined = incoming.join(existing, on="interaction_id", how="left")
     is_new = pl.col("old_hash").is_null()
     is_newer = (pl.col("updated_at") > pl.col("old_updated_at")) | (
         (pl.col("updated_at") == pl.col("old_updated_at")) & (pl.col("row_hash") > pl.col("old_hash"))
