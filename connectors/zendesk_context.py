@@ -33,7 +33,7 @@ from connectors.zendesk_columns import RECORD_BYTES, TicketColumns, TicketSource
 from connectors.zendesk_fields import ZendeskOptions, reads_custom_fields
 from connectors.zendesk_scan import files_informing_context
 
-_LIST_KEYS = (
+PAGE_LIST_KEYS = (
     "tickets",
     "audits",
     "ticket_audits",
@@ -312,7 +312,7 @@ class FileRecords:
 def read_zendesk_records(path: Path) -> FileRecords:
     """One file's records by stream (see :func:`decode_zendesk_file`)."""
     records = FileRecords(file_stamp(path), defaultdict(list), TicketSource(), [])
-    for chunk in read_json_chunks(path, _LIST_KEYS, whole_lists=(TICKETS,)):
+    for chunk in read_json_chunks(path, PAGE_LIST_KEYS, whole_lists=(TICKETS,)):
         if isinstance(chunk, JsonList):
             records.tickets.add_list(chunk, records.undecodable)
         elif chunk.data is None:

@@ -11,6 +11,7 @@ join the context, and its rows and rejections are made, when it is parsed, in th
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -22,6 +23,7 @@ from connectors.base import SOURCE_FILE
 from connectors.files import UnreadableFileError, cyclic_gc_paused
 from connectors.parsing import ParsedFile
 from connectors.zendesk import MappedTickets, parse_mapped_zendesk_file, parse_zendesk_file
+from connectors.zendesk_arrow import arrow_ticket_columns
 from connectors.zendesk_columns import TicketColumns, TicketSource, ticket_columns
 from connectors.zendesk_context import (
     DecodedFile,
@@ -95,6 +97,10 @@ class ZendeskFolderParser:
         return self._ahead.pop(path, None)
 
     def _mapped_together(self, paths: list[Path]) -> dict[Path, _MappedPage]:
+        if not reads_custom_fields(self._options):
+            pages = self._mapped_by_arrow(paths)
+            if pages is not None:
+                return pages
         files: list[tuple[Path, FileRecords]] = []
         for path in paths:
             try:
@@ -107,22 +113,68 @@ class ZendeskFolderParser:
         for _, records in files:
             source.extend(records.tickets)
         columns = ticket_columns(source, reads_custom_fields(self._options))
-        if columns.height:
-            frame, left = map_ticket_columns(columns, self._options, self._context, "")
-        else:
-            frame, left = pl.DataFrame(), []
+        frame, left = self._mapped(columns)
+        return self._split(
+            [(path, records.stamp, len(records.tickets.items)) for path, records in files],
+            columns,
+            frame,
+            left,
+            {path: records for path, records in files},
+            source,
+        )
+
+    def _mapped_by_arrow(self, paths: list[Path]) -> dict[Path, _MappedPage] | None:
+        """The pages decoded by Arrow (:mod:`connectors.zendesk_arrow`); None when Arrow cannot decode them
+        exactly, or when the mapping leaves tickets to the per-ticket mapping, which needs their records."""
+        stamps, texts = [], []
+        for path in paths:
+            try:
+                stamps.append(file_stamp(path))  # before reading, as the usual decoding takes it
+                texts.append(path.read_bytes())
+            except OSError:
+                return None
+        decoded = arrow_ticket_columns(texts)
+        if decoded is None:
+            return None
+        counts, columns = decoded
+        frame, left = self._mapped(columns)
+        if left:
+            return None
+        return self._split(list(zip(paths, stamps, counts, strict=True)), columns, frame, [], {}, None)
+
+    def _mapped(self, columns: TicketColumns) -> tuple[pl.DataFrame, list[int]]:
+        if not columns.height:
+            return pl.DataFrame(), []
+        return map_ticket_columns(columns, self._options, self._context, "")
+
+    def _split(
+        self,
+        files: list[tuple[Path, tuple[int, int], int]],
+        columns: TicketColumns,
+        frame: pl.DataFrame,
+        left: list[int],
+        records: dict[Path, FileRecords],
+        source: TicketSource | None,
+    ) -> dict[Path, _MappedPage]:
+        """Each file's share of the columns mapped together: ``files`` are (path, stamp, tickets), in order;
+        ``left`` the positions left to the per-ticket mapping, whose records ``source`` holds."""
         pages: dict[Path, _MappedPage] = {}
         start = mapped_start = 0
-        for path, records in files:
-            end = start + len(records.tickets.items)
+        for path, stamp, count in files:
+            end = start + count
             page_left = left[bisect_left(left, start) : bisect_left(left, end)]
+            assert source is not None or not page_left
             mapped_rows = end - start - len(page_left)
             mapped = MappedTickets(
                 _named_file(frame.slice(mapped_start, mapped_rows), path.name) if end > start else None,
-                [source.record(position) for position in page_left],
+                [source.record(position) for position in page_left] if source is not None else [],
             )
+            own = records.get(path)
             decoded = DecodedFile(
-                records.stamp, records.streams, _page(columns, start, end), records.undecodable
+                stamp,
+                own.streams if own is not None else defaultdict(list),
+                _page(columns, start, end),
+                own.undecodable if own is not None else [],
             )
             pages[path] = _MappedPage(decoded, mapped, self._context.version)
             start, mapped_start = end, mapped_start + mapped_rows
