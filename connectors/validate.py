@@ -34,6 +34,7 @@ _TZ_SUFFIX = r"(?:[+-]\d{2}:?\d{2})$"
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
 _TS_FORMAT_UTC = "%Y-%m-%dT%H:%M:%S%.fZ"
 _SCORE_RANGES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+_INT32_MAX = 2**31 - 1  # reopens is stored as a 32-bit integer
 
 
 @dataclass
@@ -71,7 +72,7 @@ def _prepare_timestamps(raw: pl.DataFrame, names: list[str]) -> tuple[pl.DataFra
     raw = raw.with_columns(
         **{
             f"__parsed_{name}": pl.col(f"__norm_{name}").str.to_datetime(
-                _TS_FORMAT_UTC, strict=False, time_unit="us", time_zone="UTC"
+                _TS_FORMAT_UTC, strict=False, time_unit="us", time_zone="UTC", cache=False
             )
             for name in text_cols
         }
@@ -93,7 +94,7 @@ def _prepare_timestamps(raw: pl.DataFrame, names: list[str]) -> tuple[pl.DataFra
         raw = raw.with_columns(**norms).with_columns(
             **{
                 f"__parsed_{name}": pl.col(f"__norm_{name}").str.to_datetime(
-                    _TS_FORMAT, strict=False, time_unit="us", time_zone="UTC"
+                    _TS_FORMAT, strict=False, time_unit="us", time_zone="UTC", cache=False
                 )
                 for name in slow
             }
@@ -128,21 +129,48 @@ def _timestamp(name: str, raw: pl.DataFrame, fully_parsed: set[str]) -> tuple[pl
     return parsed, bad, naive
 
 
-def _integer(name: str, raw: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
-    """(value as Int64, is-not-an-integer)."""
+def _prepare_integers(raw: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, set[str]]:
+    """Trim each text column of whole numbers and read it as Int64 once (``__itext_X``, ``__int_X``): eager
+    calls share no subexpressions. Also returns the columns whose every value is plain digits, which need no
+    float parse."""
+    text_cols = [
+        n
+        for n in names
+        if n in raw.schema and raw.schema[n] not in (pl.Null,) and not raw.schema[n].is_integer()
+    ]
+    if not text_cols:
+        return raw, set()
+    trimmed = {}
+    for name in text_cols:
+        text = pl.col(name).cast(pl.String).str.strip_chars()
+        trimmed[f"__itext_{name}"] = pl.when(text == "").then(None).otherwise(text)
+    raw = raw.with_columns(**trimmed).with_columns(
+        **{f"__int_{name}": pl.col(f"__itext_{name}").cast(pl.Int64, strict=False) for name in text_cols}
+    )
+    not_whole = raw.select(
+        **{
+            name: (pl.col(f"__int_{name}").is_null() & pl.col(f"__itext_{name}").is_not_null()).any()
+            for name in text_cols
+        }
+    ).row(0, named=True)
+    return raw, {name for name in text_cols if not not_whole[name]}
+
+
+def _integer(name: str, raw: pl.DataFrame, whole_only: set[str]) -> tuple[pl.Expr, pl.Expr]:
+    """(value as Int64, is-not-an-integer). Text columns must have been through :func:`_prepare_integers`
+    (``whole_only`` is its answer)."""
     dtype = raw.schema.get(name)
     if dtype is None or dtype == pl.Null:
         return pl.lit(None, dtype=pl.Int64), pl.lit(False)
     if dtype.is_integer():
         return pl.col(name).cast(pl.Int64), pl.lit(False)
-    text = pl.col(name).cast(pl.String).str.strip_chars()
-    text = pl.when(text == "").then(None).otherwise(text)
-    whole = text.cast(pl.Int64, strict=False)
-    if not raw.select((whole.is_null() & text.is_not_null()).any()).item():
+    text, whole = pl.col(f"__itext_{name}"), pl.col(f"__int_{name}")
+    if name in whole_only:
         return whole, pl.lit(False)  # every value is plain digits: no float parse needed
     as_float = text.cast(pl.Float64, strict=False)
     value = as_float.cast(pl.Int64, strict=False)
-    bad = text.is_not_null() & (as_float.is_null() | (as_float != as_float.round(0)))
+    # Not a number, a fraction, or beyond 64 bits (infinity included: it fails the cast to Int64).
+    bad = text.is_not_null() & (value.is_null() | (as_float != as_float.round(0)))
     return value, bad
 
 
@@ -299,11 +327,18 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         )
     )
 
-    reopens, bad_reopens = _integer("reopens", raw)
+    raw, whole_only = _prepare_integers(raw, ["reopens", *_SCORE_RANGES])
+    reopens, bad_reopens = _integer("reopens", raw, whole_only)
     values["reopens"] = reopens.fill_null(0)
-    checks.append(("reopens", bad_reopens | (reopens < 0), "reopens must be a whole number >= 0"))
+    checks.append(
+        (
+            "reopens",
+            bad_reopens | (reopens < 0) | (reopens > _INT32_MAX),
+            f"reopens must be a whole number from 0 to {_INT32_MAX}",
+        )
+    )
     for name, (low, high) in _SCORE_RANGES.items():
-        value, bad = _integer(name, raw)
+        value, bad = _integer(name, raw, whole_only)
         values[name] = value
         checks.append(
             (name, bad | (value < low) | (value > high), f"{name} must be a whole number {low}-{high}")
@@ -328,7 +363,12 @@ def validate_interactions(raw: pl.DataFrame, source: str) -> tuple[pl.DataFrame,
         "interaction",
     )
     # Select before filtering: the filter then copies only the canonical columns, not the raw ones.
-    canonical = [pl.col(f"__{name}").cast(dtype).alias(name) for name, dtype in INTERACTION_SCHEMA.items()]
+    # Not strict: the rows failing a range check are still here (dropped below), and a value out of its
+    # type's range must not fail the whole batch; every row kept passed the checks that keep it in range.
+    canonical = [
+        pl.col(f"__{name}").cast(dtype, strict=False).alias(name)
+        for name, dtype in INTERACTION_SCHEMA.items()
+    ]
     valid = frame.select(*canonical, "__any_bad")
     valid = (valid.filter(~pl.col("__any_bad")) if failing.height else valid).drop("__any_bad")
     return valid, problems

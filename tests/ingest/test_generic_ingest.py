@@ -99,7 +99,9 @@ BAD_CASES = [
     ({"channel": "fax"}, "channel", "unknown channel"),
     ({"priority": "p1"}, "priority", "unknown priority"),
     ({"status": "lost"}, "status", "unknown status"),
-    ({"reopens": "-1"}, "reopens", ">= 0"),
+    ({"reopens": "-1"}, "reopens", "from 0 to 2147483647"),
+    ({"reopens": "3000000000"}, "reopens", "from 0 to 2147483647"),
+    ({"csat": "inf"}, "csat", "1-5"),
 ]
 
 

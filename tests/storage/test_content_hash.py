@@ -102,9 +102,8 @@ def _blake2b_of_text(frame: pl.DataFrame, columns: list[str], digest_size: int) 
 
 def _stored(engine: sa.Engine) -> tuple[dict[str, str], list[str]]:
     with engine.connect() as conn:
-        row_hashes: dict[str, str] = dict(
-            conn.exec_driver_sql("SELECT interaction_id, row_hash FROM interactions").tuples().all()
-        )
+        rows = conn.exec_driver_sql("SELECT interaction_id, row_hash FROM interactions").all()
+        row_hashes: dict[str, str] = {interaction_id: row_hash for interaction_id, row_hash in rows}
         keys = sorted(conn.exec_driver_sql("SELECT event_key FROM interaction_events").scalars())
     return row_hashes, keys
 
