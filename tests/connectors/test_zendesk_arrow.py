@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -177,6 +178,17 @@ def test_what_the_usual_decoding_reads_otherwise_is_left_to_it() -> None:
     }
     for name, text in cases.items():
         assert not assert_exact_or_nothing([_page(USUAL), text]), name
+
+
+@pytest.mark.fixtures
+def test_real_export_pages(shared_fixtures: Path) -> None:
+    """The real incremental exports decode by Arrow, exactly; the other real files are left alone."""
+    decoded = {}
+    for path in sorted((shared_fixtures / "zendesk").glob("*.json")):
+        decoded[path.name] = assert_exact_or_nothing([path.read_bytes()])
+    assert decoded["zenpy_betamax_incremental_tickets_cursor_full.json"]
+    assert decoded["zenpy_betamax_incremental_tickets_cursor_per_page1.json"]
+    assert not decoded["zenpy_betamax_ticket_audits_page100.json"]
 
 
 def test_a_null_list_of_another_stream_is_no_stream() -> None:
