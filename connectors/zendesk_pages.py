@@ -10,9 +10,9 @@ join the context, and its rows and rejections are made, when it is parsed, in th
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -21,7 +21,7 @@ import polars as pl
 
 from connectors.base import SOURCE_FILE
 from connectors.files import UnreadableFileError, cyclic_gc_paused
-from connectors.parsing import ParsedFile
+from connectors.parsing import JsonRecord, ParsedFile
 from connectors.zendesk import MappedTickets, parse_mapped_zendesk_file, parse_zendesk_file
 from connectors.zendesk_arrow import arrow_ticket_columns
 from connectors.zendesk_columns import TicketColumns, TicketSource, ticket_columns
@@ -120,12 +120,12 @@ class ZendeskFolderParser:
             frame,
             left,
             {path: records for path, records in files},
-            source,
+            source.record,
         )
 
     def _mapped_by_arrow(self, paths: list[Path]) -> dict[Path, _MappedPage] | None:
         """The pages decoded by Arrow (:mod:`connectors.zendesk_arrow`); None when Arrow cannot decode them
-        exactly, or when the mapping leaves tickets to the per-ticket mapping, which needs their records."""
+        exactly. The records of tickets left to the per-ticket mapping are read from their pages again."""
         stamps, texts = [], []
         for path in paths:
             try:
@@ -138,9 +138,11 @@ class ZendeskFolderParser:
             return None
         counts, columns = decoded
         frame, left = self._mapped(columns)
-        if left:
+        files = list(zip(paths, stamps, counts, strict=True))
+        record_of = _left_records(files, left) if left else None
+        if left and record_of is None:
             return None
-        return self._split(list(zip(paths, stamps, counts, strict=True)), columns, frame, [], {}, None)
+        return self._split(files, columns, frame, left, {}, record_of)
 
     def _mapped(self, columns: TicketColumns) -> tuple[pl.DataFrame, list[int]]:
         if not columns.height:
@@ -154,20 +156,20 @@ class ZendeskFolderParser:
         frame: pl.DataFrame,
         left: list[int],
         records: dict[Path, FileRecords],
-        source: TicketSource | None,
+        record_of: Callable[[int], JsonRecord] | None,
     ) -> dict[Path, _MappedPage]:
         """Each file's share of the columns mapped together: ``files`` are (path, stamp, tickets), in order;
-        ``left`` the positions left to the per-ticket mapping, whose records ``source`` holds."""
+        ``left`` the positions left to the per-ticket mapping, whose records ``record_of`` gives."""
         pages: dict[Path, _MappedPage] = {}
         start = mapped_start = 0
         for path, stamp, count in files:
             end = start + count
             page_left = left[bisect_left(left, start) : bisect_left(left, end)]
-            assert source is not None or not page_left
+            assert record_of is not None or not page_left
             mapped_rows = end - start - len(page_left)
             mapped = MappedTickets(
                 _named_file(frame.slice(mapped_start, mapped_rows), path.name) if end > start else None,
-                [source.record(position) for position in page_left] if source is not None else [],
+                [record_of(position) for position in page_left] if record_of is not None else [],
             )
             own = records.get(path)
             decoded = DecodedFile(
@@ -179,6 +181,33 @@ class ZendeskFolderParser:
             pages[path] = _MappedPage(decoded, mapped, self._context.version)
             start, mapped_start = end, mapped_start + mapped_rows
         return pages
+
+
+def _left_records(
+    files: list[tuple[Path, tuple[int, int], int]], left: list[int]
+) -> Callable[[int], JsonRecord] | None:
+    """The records of the tickets at positions ``left`` among the pages ``files`` (path, stamp, tickets),
+    read again from the pages that hold any; None when one of those pages changed since."""
+    pages: list[tuple[int, TicketSource]] = []
+    start = 0
+    for path, stamp, count in files:
+        end = start + count
+        if bisect_left(left, start) < bisect_left(left, end):
+            try:
+                records = read_zendesk_records(path)
+            except UnreadableFileError:
+                return None
+            if records.stamp != stamp or len(records.tickets.items) != count:
+                return None
+            pages.append((start, records.tickets))
+        start = end
+    starts = [page_start for page_start, _ in pages]
+
+    def record_of(position: int) -> JsonRecord:
+        page_start, tickets = pages[bisect_right(starts, position) - 1]
+        return tickets.record(position - page_start)
+
+    return record_of
 
 
 def _page(columns: TicketColumns, start: int, end: int) -> TicketColumns:

@@ -203,11 +203,24 @@ def test_json_nested_deeper_than_python_decodes_is_the_one_difference() -> None:
     assert decoded is not None and decoded[1].frame["id"].to_list() == [1]
 
 
-def test_the_folder_parser_maps_plain_pages_decoded_by_arrow(tmp_path: Path, monkeypatch: Any) -> None:
-    """The folder's parser takes Arrow's columns when it can, and gives what parsing each page alone gives."""
-    import connectors.zendesk_pages as zendesk_pages
+def _folder(directory: Path, pages: list[list[dict[str, Any]]]) -> list[Path]:
+    files = []
+    for number, tickets in enumerate(pages):
+        path = directory / f"tickets-{number}.json"
+        path.write_text(json.dumps({"tickets": tickets, "end_of_stream": number == len(pages) - 1}))
+        files.append(path)
+    return files
 
-    calls: list[int] = []
+
+def _parsed_by_folder_and_alone(
+    files: list[Path], monkeypatch: Any
+) -> tuple[list[Any], list[Any], list[bool]]:
+    """Each file parsed by the folder's parser and alone, and whether each of the parser's calls to Arrow
+    decoded its pages."""
+    import connectors.zendesk_pages as zendesk_pages
+    from connectors.zendesk import parse_zendesk_file
+
+    calls: list[bool] = []
     decode = zendesk_pages.arrow_ticket_columns
 
     def counted(texts: list[bytes]) -> Any:
@@ -215,21 +228,62 @@ def test_the_folder_parser_maps_plain_pages_decoded_by_arrow(tmp_path: Path, mon
         calls.append(decoded is not None)
         return decoded
 
-    monkeypatch.setattr(zendesk_pages, "arrow_ticket_columns", counted)
-    files = []
-    for number in range(3):
-        path = tmp_path / f"tickets-{number}.json"
-        path.write_text(json.dumps({"tickets": [usual_ticket(10 * number + k) for k in range(3)]}))
-        files.append(path)
-    config = zendesk_config(path=str(tmp_path))
-    context = collect_zendesk_context(files, options=config)
-    parser = ZendeskFolderParser(config, context, files)
-    together = [parser(path).batch.interactions for path in files]
-    assert calls == [True]
-    from connectors.zendesk import parse_zendesk_file
+    config = zendesk_config(path=str(files[0].parent))
+    with monkeypatch.context() as patched:
+        patched.setattr(zendesk_pages, "arrow_ticket_columns", counted)
+        parser = ZendeskFolderParser(config, collect_zendesk_context(files, options=config), files)
+        together = [parser(path).batch for path in files]
+    alone = [parse_zendesk_file(path, config, collect_zendesk_context(files)).batch for path in files]
+    return together, alone, calls
 
-    alone = [
-        parse_zendesk_file(path, config, collect_zendesk_context(files)).batch.interactions for path in files
-    ]
+
+def test_the_folder_parser_maps_plain_pages_decoded_by_arrow(tmp_path: Path, monkeypatch: Any) -> None:
+    """The folder's parser takes Arrow's columns when it can, and gives what parsing each page alone gives."""
+    files = _folder(tmp_path, [[usual_ticket(10 * n + k) for k in range(3)] for n in range(3)])
+    together, alone, calls = _parsed_by_folder_and_alone(files, monkeypatch)
+    assert calls == [True]
     for mine, theirs in zip(together, alone, strict=True):
-        assert mine.equals(theirs)
+        assert mine.interactions.equals(theirs.interactions) and not mine.rejections
+
+
+def test_tickets_the_columns_leave_are_read_again_from_their_own_pages(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A ticket the column mapping leaves (an unknown status) keeps its exact rejection, row and raw record;
+    only its page is decoded again."""
+    pages = [[usual_ticket(10 * n + k) for k in range(3)] for n in range(3)]
+    pages[1][2]["status"] = "escalated"
+    pages[2][0]["priority"] = "p1"
+    files = _folder(tmp_path, pages)
+    together, alone, calls = _parsed_by_folder_and_alone(files, monkeypatch)
+    assert calls == [True]
+    for mine, theirs in zip(together, alone, strict=True):
+        assert mine.interactions.equals(theirs.interactions)
+        assert mine.rejections == theirs.rejections
+    assert [(r.row, r.field) for r in together[1].rejections] == [(3, "status")]
+    assert [(r.row, r.field) for r in together[2].rejections] == [(1, "priority")]
+    assert json.loads(together[1].rejections[0].raw)["status"] == "escalated"
+
+
+def test_a_page_changed_before_its_left_ticket_is_read_again_is_left_to_the_usual_decoding(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import connectors.zendesk_pages as zendesk_pages
+
+    pages = [[usual_ticket(10 * n + k) for k in range(3)] for n in range(2)]
+    pages[1][0]["status"] = "escalated"
+    files = _folder(tmp_path, pages)
+    read_again = zendesk_pages.read_zendesk_records
+
+    def changed_meanwhile(path: Path) -> Any:
+        records = read_again(path)
+        records.stamp = (records.stamp[0] + 1, records.stamp[1])
+        return records
+
+    from connectors.zendesk_context import file_stamp
+
+    decoded_as = [(files[1], file_stamp(files[1]), 3)]
+    record_of = zendesk_pages._left_records(decoded_as, [0])
+    assert record_of is not None and record_of(0).data == pages[1][0]
+    monkeypatch.setattr(zendesk_pages, "read_zendesk_records", changed_meanwhile)
+    assert zendesk_pages._left_records(decoded_as, [0]) is None
