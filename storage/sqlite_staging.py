@@ -46,12 +46,10 @@ def staged_insert(conn: sa.Connection, table: str, frame: pl.DataFrame, on_confl
     staging does not apply here (not SQLite, too few rows, inside a transaction, no ADBC driver)."""
     if not can_stage(conn, frame.height):
         return None
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
-
     pooled = conn.connection
     detach_scratch(pooled.dbapi_connection, pooled.info)
     try:
-        scratch = _write_scratch(adbc_sqlite, frame)
+        scratch = _write_scratch(frame)
     except Exception as exc:  # the scratch file's own trouble (temp folder full, a type ADBC refuses)
         log.warning("staging %s rows of %s failed, binding them instead: %s", frame.height, table, exc)
         return None
@@ -80,7 +78,7 @@ def can_stage(conn: sa.Connection, rows: int) -> bool:
     if getattr(conn.connection.dbapi_connection, "in_transaction", True):
         return False
     try:
-        import adbc_driver_sqlite.dbapi  # noqa: F401
+        import adbc_driver_sqlite  # noqa: F401
     except ImportError:  # an install without the driver still loads, only slower
         return False
     return True
@@ -96,17 +94,38 @@ def staged_min_rows() -> int:
         raise ValueError(f"{STAGED_MIN_ROWS_VARIABLE}={text!r}: expected a whole number of rows") from None
 
 
-def _write_scratch(adbc_sqlite: Any, frame: pl.DataFrame) -> Path:
-    """A new scratch database file holding the frame, written and closed by ADBC."""
+def _write_scratch(frame: pl.DataFrame) -> Path:
+    """A new scratch database file holding the frame, written and closed by ADBC.
+
+    Through the driver manager's own objects rather than its DB-API module, which imports pyarrow's dataset
+    module and with it pandas (a third of a second, paid by a run's first staged write); the frame goes to
+    the driver as an Arrow stream, without a copy into pyarrow.
+    """
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
+
     handle, name = tempfile.mkstemp(prefix="servicelens-staging-", suffix=".sqlite")
     os.close(handle)
     path = Path(name)
     try:
-        with adbc_sqlite.connect(str(path), autocommit=True) as side, side.cursor() as cursor:
-            # Disposable: nothing needs to survive a crash, so no journal and no fsync.
-            cursor.execute("PRAGMA journal_mode=OFF")
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.adbc_ingest(_SCRATCH_TABLE, frame.to_arrow(), mode="create")
+        with (
+            adbc_driver_sqlite.connect(str(path)) as database,
+            adbc.AdbcConnection(database) as side,  # autocommit: ADBC's default
+        ):
+            with adbc.AdbcStatement(side) as statement:
+                # Disposable: nothing needs to survive a crash, so no journal and no fsync.
+                for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"):
+                    statement.set_sql_query(pragma)
+                    statement.execute_update()
+            with adbc.AdbcStatement(side) as statement:
+                statement.set_options(
+                    **{
+                        "adbc.ingest.target_table": _SCRATCH_TABLE,
+                        "adbc.ingest.mode": "adbc.ingest.mode.create",
+                    }
+                )
+                statement.bind_stream(frame)
+                statement.execute_update()
     except BaseException:
         path.unlink(missing_ok=True)
         raise

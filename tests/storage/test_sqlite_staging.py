@@ -39,9 +39,9 @@ def scratch_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     heights: list[int] = []
     write_scratch = sqlite_staging._write_scratch
 
-    def counting(adbc: Any, frame: pl.DataFrame) -> Path:
+    def counting(frame: pl.DataFrame) -> Path:
         heights.append(frame.height)
-        return write_scratch(adbc, frame)
+        return write_scratch(frame)
 
     monkeypatch.setattr(sqlite_staging, "_write_scratch", counting)
     return heights
@@ -204,7 +204,7 @@ def test_a_scratch_database_that_cannot_be_written_falls_back_to_binding(
 ) -> None:
     _stage_every_write(monkeypatch, True)
 
-    def failing(adbc: Any, frame: pl.DataFrame) -> Path:
+    def failing(frame: pl.DataFrame) -> Path:
         raise OSError("No space left on device")
 
     monkeypatch.setattr(sqlite_staging, "_write_scratch", failing)
