@@ -67,7 +67,6 @@ def map_ticket_columns(
         columns.frame, {"created_at": "created_at", "updated_at": "updated_at"}, left
     )
     reply_minutes, resolved_at, reopens = _metric_columns(external_id, created_at, context.metrics, left)
-    statuses = raw["status"].to_list()  # mapped twice: read once
     mapped = {
         "external_id": external_id,
         "channel": map_distinct(raw["channel"], partial(channel_of, options=options), pl.String()),
@@ -81,7 +80,6 @@ def map_ticket_columns(
             partial(ticket_status, field_name="status", options=options),
             pl.String(),
             left,
-            values=statuses,
         ),
         "subject": raw["subject"],
         "created_at": created_at,
@@ -93,7 +91,7 @@ def map_ticket_columns(
         "nps": _survey(columns.custom_fields, options.nps_field, "nps", height, left),
         "ces": _survey(columns.custom_fields, options.ces_field, "ces", height, left),
         "tags": raw["tags"],
-        "deleted": map_distinct(raw["status"], is_deleted, pl.Boolean(), values=statuses),
+        "deleted": map_distinct(raw["status"], is_deleted, pl.Boolean()),
         SOURCE_ROW: raw["_row"],
     }
     if left:
