@@ -108,6 +108,14 @@ def ours(engine: sa.Engine, connector: GenericFilesConfig | ZendeskFilesConfig) 
     return elapsed, report.counts.inserted
 
 
+def loop_seconds() -> float:
+    """A fixed single-threaded Python loop's time: how fast the machine is right now. Ratios rise when it is
+    slow (the servicelens load is CPU-bound, the native one less so), so each run prints it before and after."""
+    started = time.perf_counter()
+    sum(range(10**8))
+    return time.perf_counter() - started
+
+
 def line(label: str, rows: int, seconds: float, native: float) -> None:
     print(
         f"{label:28s} rows={rows:,} time={seconds:6.1f}s rows/s={rows / seconds:>9,.0f} "
@@ -197,6 +205,7 @@ def main() -> None:
                 kind="zendesk_files", name="bench-zendesk", source="bench", path=str(tmp / "zendesk")
             )
         del frame
+        print(f"machine: a fixed Python loop took {loop_seconds():.2f} s before the loads", flush=True)
         for label, connector in connectors.items():
             native, seconds, rows = best_sqlite(tmp, csv_path, connector, args.repeat)
             line(f"sqlite {label}", rows, seconds, native)
@@ -204,6 +213,7 @@ def main() -> None:
             for label, connector in connectors.items():
                 native, seconds, rows = best_postgres(args.postgres, csv_path, connector, args.repeat)
                 line(f"postgres {label}", rows, seconds, native)
+        print(f"machine: the same loop took {loop_seconds():.2f} s after them", flush=True)
 
 
 if __name__ == "__main__":
