@@ -64,11 +64,7 @@ def _prepare_timestamps(raw: pl.DataFrame, names: list[str]) -> tuple[pl.DataFra
     ]
     if not text_cols:
         return raw, set()
-    stripped = {}
-    for name in text_cols:
-        text = pl.col(name).cast(pl.String).str.strip_chars()
-        stripped[f"__norm_{name}"] = pl.when(text == "").then(None).otherwise(text)
-    raw = raw.with_columns(**stripped)
+    raw = raw.with_columns(**{f"__norm_{name}": _text(name, raw) for name in text_cols})
     raw = raw.with_columns(
         **{
             f"__parsed_{name}": pl.col(f"__norm_{name}").str.to_datetime(
@@ -140,11 +136,7 @@ def _prepare_integers(raw: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame
     ]
     if not text_cols:
         return raw, set()
-    trimmed = {}
-    for name in text_cols:
-        text = pl.col(name).cast(pl.String).str.strip_chars()
-        trimmed[f"__itext_{name}"] = pl.when(text == "").then(None).otherwise(text)
-    raw = raw.with_columns(**trimmed).with_columns(
+    raw = raw.with_columns(**{f"__itext_{name}": _text(name, raw) for name in text_cols}).with_columns(
         **{f"__int_{name}": pl.col(f"__itext_{name}").cast(pl.Int64, strict=False) for name in text_cols}
     )
     not_whole = raw.select(
