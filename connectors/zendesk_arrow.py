@@ -25,31 +25,18 @@ from typing import Any
 
 import polars as pl
 
-from connectors.zendesk_columns import TicketColumns
+from connectors.zendesk_columns import (
+    COLUMN_ORDER,
+    NAME_ID_FIELDS,
+    TEXT_FIELDS,
+    TIME_FIELDS,
+    TicketColumns,
+)
 from connectors.zendesk_context import PAGE_LIST_KEYS, TICKETS
 
 _JSON_WHITESPACE = b" \t\r\n"
 # The other lists a page can hold: declared as null, so that Arrow refuses a page where one holds anything.
 _OTHER_LISTS = tuple(key for key in PAGE_LIST_KEYS if key != TICKETS)
-_ID_COLUMNS = ("id", "group_id", "assignee_id", "requester_id", "organization_id")
-_TEXT_COLUMNS = ("status", "priority", "subject", "created_at", "updated_at")
-# ticket_columns' column order.
-_COLUMN_ORDER = (
-    "_row",
-    "id",
-    "group_id",
-    "assignee_id",
-    "requester_id",
-    "organization_id",
-    "status",
-    "priority",
-    "subject",
-    "channel",
-    "rating_score",
-    "tags",
-    "created_at",
-    "updated_at",
-)
 
 
 @cache
@@ -60,8 +47,8 @@ def _json_reader() -> tuple[Any, Any]:
 
     text, whole = pa.string(), pa.int64()
     ticket = pa.struct(
-        [(name, whole) for name in _ID_COLUMNS]
-        + [(name, text) for name in _TEXT_COLUMNS]
+        [(name, whole) for name in ("id", *NAME_ID_FIELDS)]
+        + [(name, text) for name in (*TEXT_FIELDS, *TIME_FIELDS)]
         + [
             ("via", pa.struct([("channel", text)])),
             ("satisfaction_rating", pa.struct([("score", text)])),
@@ -89,13 +76,18 @@ def arrow_ticket_columns(pages: Sequence[bytes]) -> tuple[list[int], TicketColum
     """The number of tickets of each page and the columns of all of them, in order, as
     :func:`connectors.zendesk_columns.ticket_columns` gives them without custom fields; None when Arrow
     cannot give exactly that (see the module's docstring)."""
-    bodies = [_one_line_object(data) for data in pages]
-    if not bodies or any(body is None for body in bodies):
+    bodies: list[bytes] = []
+    for data in pages:
+        body = _one_line_object(data)
+        if body is None:  # pretty-printed exports stop at their first page
+            return None
+        bodies.append(body)
+    if not bodies:
         return None
     pa_json, options = _json_reader()
-    joined = b"\n".join(bodies)  # type: ignore[arg-type]
+    joined = b"\n".join(bodies)
     # Each page is one line, and a line must fit in a block; blocks are parsed in parallel.
-    block = max(map(len, bodies)) + 1  # type: ignore[arg-type]
+    block = max(map(len, bodies)) + 1
     try:
         table = pa_json.read_json(
             io.BytesIO(joined), read_options=pa_json.ReadOptions(block_size=block), parse_options=options
@@ -120,12 +112,14 @@ def arrow_ticket_columns(pages: Sequence[bytes]) -> tuple[list[int], TicketColum
     rows = pl.select(pl.int_ranges(1, pl.lit(filled) + 1).explode()).to_series().cast(pl.Int64)
     columns = frame.select(
         pl.lit(rows).alias("_row"),
-        *_ID_COLUMNS,
-        *_TEXT_COLUMNS,
+        "id",
+        *NAME_ID_FIELDS,
+        *TEXT_FIELDS,
+        *TIME_FIELDS,
         pl.col("via").struct.field("channel"),
         pl.col("satisfaction_rating").struct.field("score").alias("rating_score"),
         pl.col("tags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-    ).select(list(_COLUMN_ORDER))
+    ).select(COLUMN_ORDER)
     return counts, TicketColumns(
         frame=columns, odd={}, custom_fields=None, source=None, custom_fields_read=False
     )

@@ -20,8 +20,11 @@ from connectors.zendesk_values import all_none, int_column, tags_column, text_co
 
 # Rough memory of one decoded JSON record kept as Python objects (dicts of a few dozen fields).
 RECORD_BYTES = 1500
-_NAME_IDS = ("group_id", "assignee_id", "requester_id", "organization_id")
-_TEXTS = ("status", "priority", "subject")
+# The ticket fields read into columns, by kind; TicketColumns' frame holds them in COLUMN_ORDER.
+NAME_ID_FIELDS = ("group_id", "assignee_id", "requester_id", "organization_id")
+TEXT_FIELDS = ("status", "priority", "subject")
+TIME_FIELDS = ("created_at", "updated_at")  # as text: read when mapped
+COLUMN_ORDER = ("_row", "id", *NAME_ID_FIELDS, *TEXT_FIELDS, "channel", "rating_score", "tags", *TIME_FIELDS)
 
 
 class TicketSource:
@@ -118,9 +121,9 @@ def ticket_columns(source: TicketSource, custom_fields: bool = True) -> TicketCo
         "_row": pl.Series(source.rows, dtype=pl.Int64),
         "id": int_column(values("id"), odd, required=True),
     }
-    for name in _NAME_IDS:
+    for name in NAME_ID_FIELDS:
         columns[name] = int_column(values(name), odd)
-    for name in _TEXTS:
+    for name in TEXT_FIELDS:
         columns[name] = text_column(values(name), odd)
     columns["channel"] = text_column(_via_channels(values("via"), odd), odd)
     ratings = values("satisfaction_rating")
@@ -128,7 +131,7 @@ def ticket_columns(source: TicketSource, custom_fields: bool = True) -> TicketCo
         ratings = [r.get("score") if type(r) is dict else None for r in ratings]
     columns["rating_score"] = text_column(ratings, odd)
     columns["tags"] = tags_column(values("tags"), odd)
-    for name in ("created_at", "updated_at"):  # read when mapped: parsing here would delay the first load
+    for name in TIME_FIELDS:  # read when mapped: parsing here would delay the first load
         columns[name] = text_column(values(name), odd)
     fields = list(map(ticket_custom_fields, tickets)) if custom_fields else []
     return TicketColumns(
